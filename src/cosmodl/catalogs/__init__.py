@@ -1,0 +1,1 @@
+"""Galaxy and void catalogues: mock generation, readers/writers, validation, download."""

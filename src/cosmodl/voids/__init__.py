@@ -1,0 +1,1 @@
+"""Voids stage: spherical void finder, subbox images and targets, leakage-free split."""
