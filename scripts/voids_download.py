@@ -1,7 +1,7 @@
 """Snakemake adapter: download a catalogue and verify its sha256."""
 from cosmodl.catalogs.download import download
-from cosmodl.logs import log_to_file
+from cosmodl.logs import logged_step
 
-log_to_file(snakemake.log[0])
-spec = snakemake.params.spec
-download(spec["url"], snakemake.output[0], spec["sha256"], retries=spec["retries"], timeout=spec["timeout"])
+with logged_step(snakemake.log[0]):
+    spec = snakemake.params.spec
+    download(spec["url"], snakemake.output[0], spec["sha256"], retries=spec["retries"], timeout=spec["timeout"])

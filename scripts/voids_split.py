@@ -1,6 +1,6 @@
 """Snakemake adapter: train/val/test split of the subboxes (spatial or the leaky random one)."""
-from cosmodl.logs import log_to_file
+from cosmodl.logs import logged_step
 from cosmodl.voids.stage import split
 
-log_to_file(snakemake.log[0])
-split(snakemake.params.voids, snakemake.input.index, snakemake.wildcards.method, snakemake.output[0])
+with logged_step(snakemake.log[0]):
+    split(snakemake.params.voids, snakemake.input.index, snakemake.wildcards.method, snakemake.output[0])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
+from typing import Iterator
 
 
 def log_to_file(path: str | Path | None, level: int = logging.INFO) -> None:
@@ -24,3 +26,21 @@ def set_threads(threads: int) -> None:
     import numba
 
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+
+
+@contextlib.contextmanager
+def logged_step(log_path: str | Path | None, threads: int | None = None) -> Iterator[logging.Logger]:
+    """Run one workflow step with logging to ``log_path``; a failure is written there, then re-raised.
+
+    The error's one-line message goes to the log (the rule's ``log:`` file), so a user reading
+    the log sees what was wrong without the traceback Snakemake prints.
+    """
+    log_to_file(log_path)
+    if threads is not None:
+        set_threads(threads)
+    logger = logging.getLogger("cosmodl.step")
+    try:
+        yield logger
+    except Exception as exc:
+        logger.error("%s: %s", type(exc).__name__, exc)
+        raise

@@ -14,8 +14,8 @@ Speed
 -----
 CIC is bound by memory latency when particles arrive in random order. :func:`cic_deposit_3d`
 therefore first counting-sorts the particles by x-slab (two streaming passes, O(N + n)),
-then deposits slabs in parallel: threads own disjoint groups of slabs, processed in two
-phases (even groups, then odd groups) so no two threads ever write the same slab.
+then deposits slabs in parallel: threads own disjoint groups of slabs, processed in phases
+(even groups, then odd groups, then a leftover group) so no two threads write the same slab.
 """
 
 from __future__ import annotations
@@ -151,14 +151,23 @@ def _deposit_range(pos, weights, start, stop, inv_cell, n, flat):
 
 @numba.njit(parallel=True, **_NB)
 def _deposit_sorted_parallel(pos, weights, offsets, inv_cell, n, flat, group):
-    """Deposit x-sorted particles; slab groups of width ``group`` run in two race-free phases."""
+    """Deposit x-sorted particles; slab groups of width ``group`` run in race-free phases.
+
+    Group ``g`` writes slabs ``g*group .. (g+1)*group`` (one past its end), so groups two apart
+    never touch the same slab: even groups run together, then odd ones. With an odd number of
+    groups the last one also touches slab 0 (periodic) and runs alone in a third phase.
+    """
     n_groups = (n + group - 1) // group
+    n_paired = n_groups - (n_groups % 2) if n_groups > 1 else n_groups
     for phase in range(2):
-        n_phase = (n_groups - phase + 1) // 2
+        n_phase = (n_paired - phase + 1) // 2
         for g in numba.prange(n_phase):
             first = (2 * g + phase) * group
             last = min(first + group, n)
             _deposit_range(pos, weights, offsets[first], offsets[last], inv_cell, n, flat)
+    if n_paired < n_groups:
+        first = n_paired * group
+        _deposit_range(pos, weights, offsets[first], offsets[n], inv_cell, n, flat)
 
 
 def sort_by_x_cell(pos: np.ndarray, box_size: float, n: int, weights=None):

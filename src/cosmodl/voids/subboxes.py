@@ -60,6 +60,9 @@ class SubboxLattice:
         Step between subbox origins in cells.
     wrap : bool
         Let origins run to ``n_cells - 1`` with subboxes wrapping around the box.
+    count : int or None
+        Origins per axis; ``None`` takes all that fit. The 2019 data used 22 (origins 0..777 in a
+        1050 box, although 814 also fits), which gives its 10,648 subboxes.
     """
 
     box_size: float
@@ -67,12 +70,21 @@ class SubboxLattice:
     size: int
     stride: int
     wrap: bool = False
+    count: int | None = None
 
     def __post_init__(self):
         if not 1 <= self.size <= self.n_cells:
             raise ConfigError(f"subbox size = {self.size} cells must be in [1, n_cells = {self.n_cells}]")
         if self.stride < 1:
             raise ConfigError(f"subbox stride = {self.stride} must be >= 1")
+        fit = len(self._all_origins())
+        if self.count is not None and not 1 <= self.count <= fit:
+            raise ConfigError(f"subbox count = {self.count} per axis must be in [1, {fit}] "
+                              f"(that many subboxes of {self.size} at stride {self.stride} fit)")
+
+    def _all_origins(self) -> np.ndarray:
+        last = self.n_cells - 1 if self.wrap else self.n_cells - self.size
+        return np.arange(0, last + 1, self.stride, dtype=np.int64)
 
     @property
     def cell(self) -> float:
@@ -82,8 +94,7 @@ class SubboxLattice:
     @property
     def origins_1d(self) -> np.ndarray:
         """Origins along one axis in cells, shape (na,), int64."""
-        last = self.n_cells - 1 if self.wrap else self.n_cells - self.size
-        return np.arange(0, last + 1, self.stride, dtype=np.int64)
+        return self._all_origins()[: self.count]
 
     @property
     def n_per_axis(self) -> int:
@@ -393,7 +404,7 @@ def _write_index(path, lattice, map_size, supersample, n_galaxies, n_voids, void
     table["void_volume_centres"] = volume_centres.astype(np.float32)
     table["void_volume_centres"].description = "sum of 4/3 pi R^3 of voids centred inside, (Mpc/h)^3"
     table.meta.update({"BOXSIZE": lattice.box_size, "NCELLS": lattice.n_cells, "SUBBOX": lattice.size,
-                       "STRIDE": lattice.stride, "WRAP": lattice.wrap, "MAPSIZE": map_size,
+                       "STRIDE": lattice.stride, "WRAP": lattice.wrap, "PERAXIS": lattice.n_per_axis, "MAPSIZE": map_size,
                        "SUPERSMP": supersample, "LENUNIT": "Mpc/h"})
     table.write(path, format="fits")
 
@@ -404,4 +415,4 @@ def lattice_from_index(path) -> SubboxLattice:
 
     meta = Table.read(path, format="fits").meta
     return SubboxLattice(float(meta["BOXSIZE"]), int(meta["NCELLS"]), int(meta["SUBBOX"]), int(meta["STRIDE"]),
-                         bool(meta["WRAP"]))
+                         bool(meta["WRAP"]), int(meta["PERAXIS"]))

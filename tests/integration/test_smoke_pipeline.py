@@ -1,0 +1,81 @@
+"""The smoke pipeline through the real snakemake CLI (seconds)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from cosmodl.voids.split import overlap_cells
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(repo_root, workdir, *args):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", "--configfile", str(repo_root / "configs/smoke.yaml"), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(repo_root, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    result = snakemake(repo_root, workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_smoke_outputs_are_consistent(smoke_run):
+    sub = smoke_run / "results/voids/subboxes"
+    index = Table.read(sub / "index.fits")
+    images = np.load(sub / "images.npy", mmap_mode="r")
+    fraction = np.load(sub / "void_fraction.npy", mmap_mode="r")
+    assert images.shape == (len(index), 24, 24) and fraction.shape == (len(index), 6, 6)
+    assert 0 <= fraction.min() and fraction.max() <= 1
+    summary = json.loads((smoke_run / "results/voids/voids_summary.json").read_text())
+    assert summary["n_voids"] > 10 and summary["radius_min"] >= 10
+    # the maps' void volume agrees with the catalogue's filling fraction (non-overlapping spheres)
+    assert fraction.mean() == pytest.approx(summary["volume_filling_fraction"], rel=0.1)
+
+
+def test_smoke_spatial_split_has_no_shared_volume(smoke_run):
+    split = json.loads((smoke_run / "results/voids/splits/spatial.json").read_text())
+    index = Table.read(smoke_run / "results/voids/subboxes/index.fits")
+    origins = np.stack([index["ix"], index["iy"], index["iz"]], axis=1)
+    assert not split["leaky"] and split["counts"]["dropped_buffer"] > 0
+    for a, b in [("test", "train"), ("test", "val"), ("val", "train")]:
+        shared = overlap_cells(origins[split[a]][:, None], origins[split[b]][None], 24, 96)
+        assert shared.max() == 0
+    random = json.loads((smoke_run / "results/voids/splits/random.json").read_text())
+    assert random["leaky"] and sum(random["counts"].values()) == len(index)
+
+
+def test_rerun_has_nothing_to_do(repo_root, smoke_run):
+    result = snakemake(repo_root, smoke_run, "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_bad_config_key_stops_before_any_output(repo_root, tmp_path):
+    (tmp_path / "bad.yaml").write_text("voids:\n  subboxes:\n    strid: 8\n")
+    result = snakemake(repo_root, tmp_path, "--configfile", str(repo_root / "configs/smoke.yaml"),
+                       str(tmp_path / "bad.yaml"))
+    assert result.returncode != 0
+    assert "config key voids.subboxes: unknown key(s) ['strid']" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_bad_catalogue_file_fails_cleanly(repo_root, tmp_path):
+    rows = np.random.default_rng(0).random((100, 3)) * 192
+    rows[5, 1] = np.nan
+    np.savetxt(tmp_path / "gal_list", rows)
+    (tmp_path / "file.yaml").write_text(f"voids:\n  galaxies:\n    source: file\n    path: {tmp_path / 'gal_list'}\n")
+    result = snakemake(repo_root, tmp_path, "--configfile", str(repo_root / "configs/smoke.yaml"),
+                       str(tmp_path / "file.yaml"))
+    assert result.returncode != 0
+    log = (tmp_path / "logs/voids/galaxies.log").read_text()
+    assert "column 'y' has 1 NaN" in log
+    assert not (tmp_path / "results/voids/galaxies.fits").exists()
+    assert not list((tmp_path / "results").rglob("*.fits")) if (tmp_path / "results").exists() else True

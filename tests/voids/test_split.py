@@ -1,0 +1,81 @@
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+from cosmodl.errors import ConfigError
+from cosmodl.voids.split import DROPPED, TEST, TRAIN, VAL, overlap_cells, random_split, spatial_split, split_record
+from cosmodl.voids.subboxes import SubboxLattice
+
+
+def brute_overlap(a, b, size, n):
+    cells_a = [set((o + np.arange(size)) % n) for o in a]
+    cells_b = [set((o + np.arange(size)) % n) for o in b]
+    return int(np.prod([len(x & y) for x, y in zip(cells_a, cells_b)]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(4, 30), data=st.data())
+def test_overlap_cells_matches_set_intersection(n, data):
+    size = data.draw(st.integers(1, n))
+    a = data.draw(st.lists(st.integers(0, n - 1), min_size=3, max_size=3))
+    b = data.draw(st.lists(st.integers(0, n - 1), min_size=3, max_size=3))
+    assert overlap_cells(np.array(a), np.array(b), size, n) == brute_overlap(a, b, size, n)
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(12, 60), data=st.data())
+def test_spatial_split_never_shares_volume(n, data):
+    size = data.draw(st.integers(2, n // 3))
+    stride = data.draw(st.integers(1, size + 3))
+    wrap = data.draw(st.booleans())
+    test_f = data.draw(st.floats(0.05, 0.6))
+    val_f = data.draw(st.sampled_from([0.0, 0.1, 0.2, 0.3]))
+    assume(test_f + val_f < 0.95)
+    axis = data.draw(st.integers(0, 2))
+    offset = data.draw(st.integers(0, n - 1))
+    lattice = SubboxLattice(100.0, n, size, stride, wrap)
+    try:
+        roles = spatial_split(lattice, test_f, val_f, axis, offset)
+    except ConfigError:
+        return  # a slab narrower than a subbox is refused, not silently emptied
+    origins = lattice.origins()
+    groups = {role: origins[roles == role] for role in (TRAIN, VAL, TEST)}
+    assert len(groups[TRAIN]) and len(groups[TEST])
+    rng = np.random.default_rng(0)
+    for r1, r2 in [(TEST, TRAIN), (TEST, VAL), (VAL, TRAIN)]:
+        a, b = groups[r1], groups[r2]
+        # all pairs when small; otherwise 300 random boxes of each side (memory)
+        a = a if len(a) <= 300 else a[rng.choice(len(a), 300, replace=False)]
+        b = b if len(b) <= 300 else b[rng.choice(len(b), 300, replace=False)]
+        if len(a) and len(b):
+            shared = overlap_cells(a[:, None, :], b[None, :, :], size, n)
+            assert shared.max() == 0
+
+
+def test_random_split_leaks_and_is_flagged():
+    lattice = SubboxLattice(1050.0, 1050, 224, 37, count=22)
+    roles = random_split(lattice.n_subboxes, 0.2, 0.0, seed=1)
+    origins = lattice.origins()
+    test, train = origins[roles == TEST][:50], origins[roles == TRAIN]
+    shared = overlap_cells(test[:, None, :], train[None, :, :], 224, 1050).max(axis=1)
+    assert np.all(shared >= 187 * 224**2)  # every test box shares >= 187/224 = 83.5 % with a training box
+    record = split_record(roles, "random", {"seed": 1})
+    assert record["leaky"] is True and record["counts"]["test"] == round(0.2 * 10_648)
+    np.testing.assert_array_equal(roles, random_split(lattice.n_subboxes, 0.2, 0.0, seed=1))
+
+
+def test_paper_spatial_split_counts():
+    lattice = SubboxLattice(1050.0, 1050, 224, 37, count=22)
+    roles = spatial_split(lattice, 0.25, 0.25)
+    record = split_record(roles, "spatial", {})
+    # x-origins: test 0, 37 (2 of 22); val 296 (1); train 555 ... 777 (7); 12 dropped, each x 22^2
+    assert record["counts"] == {"train": 7 * 484, "val": 484, "test": 2 * 484, "dropped_buffer": 12 * 484}
+    assert record["leaky"] is False
+
+
+def test_too_thin_slab_is_a_clear_error():
+    lattice = SubboxLattice(1050.0, 1050, 224, 37, count=22)
+    with pytest.raises(ConfigError, match="test slab"):
+        spatial_split(lattice, 0.2, 0.3)
