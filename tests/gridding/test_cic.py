@@ -58,6 +58,12 @@ def test_presorted_path_and_unsorted_guard():
     assert offsets[-1] == len(pos) and np.all(np.diff(offsets) >= 0)
     np.testing.assert_allclose(cic_deposit_3d(sorted_pos, 50.0, 16, presorted=True),
                                cic_deposit_3d(pos, 50.0, 16), atol=1e-4)
+    buffer = np.full((16, 16, 16), 7.0, np.float32)  # reused grids are overwritten, not added to
+    result = cic_deposit_3d(pos, 50.0, 16, out=buffer)
+    assert result.base is buffer or result is buffer or np.shares_memory(result, buffer)
+    np.testing.assert_allclose(buffer, cic_deposit_3d(pos, 50.0, 16), atol=1e-4)
+    with pytest.raises(ValueError, match="out must be"):
+        cic_deposit_3d(pos, 50.0, 16, out=np.zeros((16, 16, 16)))
     with pytest.raises(ValueError, match="not sorted"):
         cic_deposit_3d(pos, 50.0, 16, presorted=True)
 
