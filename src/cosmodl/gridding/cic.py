@@ -244,18 +244,17 @@ def cic_deposit_3d(pos: np.ndarray, box_size: float, n: int, weights=None,
 
 
 @numba.njit(parallel=True, **_NB)
-def _parallel_zeros(size):
-    """float32 zeros written by all threads, so page faults are shared rather than serial."""
-    out = np.empty(size, dtype=np.float32)
-    for i in numba.prange(size):
-        out[i] = 0.0
-    return out
-
-
-@numba.njit(parallel=True, **_NB)
 def _fill_zero(flat):
+    """Zero a float32 array with all threads, so page faults of a fresh array are shared."""
     for i in numba.prange(flat.shape[0]):
         flat[i] = 0.0
+
+
+def _parallel_zeros(size: int) -> np.ndarray:
+    """float32 zeros written by all threads rather than faulted in serially by np.zeros."""
+    out = np.empty(size, dtype=np.float32)
+    _fill_zero(out)
+    return out
 
 
 @numba.njit(**_NB)
