@@ -38,6 +38,13 @@ def test_matches_brute_force():
     np.testing.assert_allclose(cic_deposit_3d_reference(pos, weights, box, n), ref, atol=2e-5)
 
 
+def test_unit_weights_and_several_y_blocks_match_brute_force():
+    rng = np.random.default_rng(3)
+    box, n = 40.0, 40  # 40 y-rows: three sort blocks of Y_BLOCK = 16 rows, the last one partial
+    pos = (rng.random((500, 3)) * box).astype(np.float32)
+    np.testing.assert_allclose(cic_deposit_3d(pos, box, n), brute_force_cic(pos, box, n), atol=2e-5)
+
+
 @settings(max_examples=25, deadline=None)
 @given(n_part=st.integers(1, 3000), n=st.integers(2, 24), box=st.floats(1.0, 1000.0), seed=st.integers(0, 1000))
 def test_mass_conservation_and_parallel_equals_serial(n_part, n, box, seed):

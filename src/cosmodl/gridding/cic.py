@@ -13,9 +13,11 @@ Conventions
 Speed
 -----
 CIC is bound by memory latency when particles arrive in random order. :func:`cic_deposit_3d`
-therefore first counting-sorts the particles by x-slab (two streaming passes, O(N + n)),
-then deposits slabs in parallel: threads own disjoint groups of slabs, processed in phases
-(even groups, then odd groups, then a leftover group) so no two threads write the same slab.
+therefore first counting-sorts the particles by (x-slab, block of ``Y_BLOCK`` y-rows) (two
+streaming passes, O(N + n^2)), then deposits slabs in parallel: threads own disjoint groups of
+slabs, processed in phases (even groups, then odd groups, then a leftover group) so no two
+threads write the same slab. Each slab is zeroed just before it is first written, so at 512^3
+(where N < n^3 and the grid itself is the memory traffic) the grid crosses memory once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 from ..errors import CatalogueError
 
 _NB = dict(cache=True, nogil=True, fastmath=False)
+Y_BLOCK = 16  # y-rows per sort bucket inside an x-slab; see _counting_sort_by_cell
 
 
 def _as_positions(pos: np.ndarray) -> np.ndarray:
@@ -33,6 +36,9 @@ def _as_positions(pos: np.ndarray) -> np.ndarray:
     if pos.ndim != 2 or pos.shape[1] != 3:
         raise CatalogueError(f"positions must have shape (N, 3), got {pos.shape}")
     return pos
+
+
+_NO_WEIGHTS = np.empty(0, dtype=np.float32)  # kernels read a zero-length weight array as "all 1"
 
 
 def _as_weights(weights, n_part: int) -> np.ndarray:
@@ -64,42 +70,57 @@ def _x_slab(x, inv_cell, n):
     return i0
 
 
+@numba.njit(**_NB)
+def _cell_key(x, y, inv_cell, n, y_block):
+    """Sort key of a particle: x-slab major, then block of ``y_block`` y-rows (lower CIC nodes)."""
+    ix, _ = _node(x, inv_cell, n)
+    iy, _ = _node(y, inv_cell, n)
+    return ix * ((n + y_block - 1) // y_block) + iy // y_block
+
+
 @numba.njit(parallel=True, **_NB)
-def _counting_sort_by_x(pos, weights, inv_cell, n, n_chunks):
-    """Stable parallel counting sort by lower x node; returns sorted copies and slab offsets.
+def _counting_sort_by_cell(pos, weights, inv_cell, n, y_block, n_chunks):
+    """Stable parallel counting sort by (x-slab, y-block); returns sorted copies and slab offsets.
 
     Each thread owns a contiguous chunk of particles: a histogram pass per chunk, an exclusive
-    scan over (slab, chunk), then a scatter pass in which every chunk writes its own cursors.
+    scan over (key, chunk), then a scatter pass in which every chunk writes its own cursors.
+    Sorting by y-block within a slab keeps the deposit's working set to a few grid rows
+    (``2 * (y_block + 1) * n`` floats) instead of two whole ``n^2`` planes.
     """
     n_part = pos.shape[0]
+    n_yb = (n + y_block - 1) // y_block
+    n_keys = n * n_yb
     chunk = (n_part + n_chunks - 1) // n_chunks
-    counts = np.zeros((n_chunks, n), dtype=np.int64)
-    slab = np.empty(n_part, dtype=np.int32)
+    counts = np.zeros((n_chunks, n_keys), dtype=np.int64)
+    key = np.empty(n_part, dtype=np.int32)
     for c in numba.prange(n_chunks):
         for p in range(c * chunk, min((c + 1) * chunk, n_part)):
-            s = _x_slab(pos[p, 0], inv_cell, n)
-            slab[p] = s
-            counts[c, s] += 1
+            k = _cell_key(pos[p, 0], pos[p, 1], inv_cell, n, y_block)
+            key[p] = k
+            counts[c, k] += 1
     offsets = np.zeros(n + 1, dtype=np.int64)
-    cursor = np.empty((n_chunks, n), dtype=np.int64)
+    cursor = np.empty((n_chunks, n_keys), dtype=np.int64)
     total = 0
-    for s in range(n):
-        offsets[s] = total
+    for k in range(n_keys):
+        if k % n_yb == 0:
+            offsets[k // n_yb] = total
         for c in range(n_chunks):
-            cursor[c, s] = total
-            total += counts[c, s]
+            cursor[c, k] = total
+            total += counts[c, k]
     offsets[n] = total
     pos_sorted = np.empty_like(pos)
-    w_sorted = np.empty_like(weights)
+    w_sorted = np.empty_like(weights)  # zero-length weights mean unit weights: nothing to copy
+    has_weights = weights.shape[0] > 0
     for c in numba.prange(n_chunks):
         for p in range(c * chunk, min((c + 1) * chunk, n_part)):
-            s = slab[p]
-            q = cursor[c, s]
-            cursor[c, s] = q + 1
+            k = key[p]
+            q = cursor[c, k]
+            cursor[c, k] = q + 1
             pos_sorted[q, 0] = pos[p, 0]
             pos_sorted[q, 1] = pos[p, 1]
             pos_sorted[q, 2] = pos[p, 2]
-            w_sorted[q] = weights[p]
+            if has_weights:
+                w_sorted[q] = weights[p]
     return pos_sorted, w_sorted, offsets
 
 
@@ -122,8 +143,12 @@ def _slab_offsets(pos, inv_cell, n):
 
 @numba.njit(**_NB)
 def _deposit_range(pos, weights, start, stop, inv_cell, n, flat):
-    """Deposit particles ``start:stop`` into the flat ``n^3`` grid (serial kernel)."""
+    """Deposit particles ``start:stop`` into the flat ``n^3`` grid (serial kernel).
+
+    ``weights`` of length 0 stands for unit weights (saves a stream of N floats).
+    """
     nn = n * n
+    has_weights = weights.shape[0] > 0
     for p in range(start, stop):
         ix, fx = _node(pos[p, 0], inv_cell, n)
         iy, fy = _node(pos[p, 1], inv_cell, n)
@@ -131,7 +156,7 @@ def _deposit_range(pos, weights, start, stop, inv_cell, n, flat):
         jx = ix + 1 if ix + 1 < n else 0
         jy = iy + 1 if iy + 1 < n else 0
         jz = iz + 1 if iz + 1 < n else 0
-        w = weights[p]
+        w = weights[p] if has_weights else np.float32(1.0)
         gx = 1.0 - fx
         gy = 1.0 - fy
         gz = 1.0 - fz
@@ -149,25 +174,50 @@ def _deposit_range(pos, weights, start, stop, inv_cell, n, flat):
         flat[b + d + jz] += w * fx * fy * fz
 
 
+@numba.njit(**_NB)
+def _zero_slab(flat, slab, nn):
+    for i in range(slab * nn, (slab + 1) * nn):
+        flat[i] = 0.0
+
+
+@numba.njit(**_NB)
+def _deposit_group(pos, weights, offsets, inv_cell, n, flat, first, last):
+    """Zero and fill slabs ``first+1 .. last-1`` of a group, slab by slab, while they are in cache.
+
+    Particles of slab ``s`` write slabs ``s`` and ``s+1``; slab ``s+1`` is zeroed just before, so
+    each slab is zeroed once and then deposited into while still cache-resident. Slab ``first``
+    (which the previous group also writes) is zeroed beforehand by the caller.
+    """
+    nn = n * n
+    for s in range(first, last):
+        if s + 1 < last:
+            _zero_slab(flat, s + 1, nn)
+        _deposit_range(pos, weights, offsets[s], offsets[s + 1], inv_cell, n, flat)
+
+
 @numba.njit(parallel=True, **_NB)
 def _deposit_sorted_parallel(pos, weights, offsets, inv_cell, n, flat, group):
-    """Deposit x-sorted particles; slab groups of width ``group`` run in race-free phases.
+    """Zero ``flat`` and deposit x-sorted particles; slab groups run in race-free phases.
 
-    Group ``g`` writes slabs ``g*group .. (g+1)*group`` (one past its end), so groups two apart
-    never touch the same slab: even groups run together, then odd ones. With an odd number of
-    groups the last one also touches slab 0 (periodic) and runs alone in a third phase.
+    Group ``g`` owns slabs ``g*group .. (g+1)*group - 1`` and also writes the next group's first
+    slab: groups two apart never touch the same slab, so even groups run together, then odd ones.
+    With an odd number of groups the last one also touches slab 0 (periodic) and runs alone in a
+    third phase. The first slab of every group is zeroed before any deposit; the other slabs are
+    zeroed by their own group just before use (see :func:`_deposit_group`).
     """
+    nn = n * n
     n_groups = (n + group - 1) // group
+    for g in numba.prange(n_groups):
+        _zero_slab(flat, g * group, nn)
     n_paired = n_groups - (n_groups % 2) if n_groups > 1 else n_groups
     for phase in range(2):
         n_phase = (n_paired - phase + 1) // 2
         for g in numba.prange(n_phase):
             first = (2 * g + phase) * group
             last = min(first + group, n)
-            _deposit_range(pos, weights, offsets[first], offsets[last], inv_cell, n, flat)
+            _deposit_group(pos, weights, offsets, inv_cell, n, flat, first, last)
     if n_paired < n_groups:
-        first = n_paired * group
-        _deposit_range(pos, weights, offsets[first], offsets[n], inv_cell, n, flat)
+        _deposit_group(pos, weights, offsets, inv_cell, n, flat, n_paired * group, n)
 
 
 def sort_by_x_cell(pos: np.ndarray, box_size: float, n: int, weights=None):
@@ -190,7 +240,7 @@ def sort_by_x_cell(pos: np.ndarray, box_size: float, n: int, weights=None):
     """
     pos = _as_positions(pos)
     weights = _as_weights(weights, len(pos))
-    return _counting_sort_by_x(pos, weights, n / box_size, n, numba.get_num_threads())
+    return _counting_sort_by_cell(pos, weights, n / box_size, n, Y_BLOCK, numba.get_num_threads())
 
 
 def cic_deposit_3d(pos: np.ndarray, box_size: float, n: int, weights=None,
@@ -210,7 +260,7 @@ def cic_deposit_3d(pos: np.ndarray, box_size: float, n: int, weights=None,
     presorted : bool
         Skip the counting sort if ``pos`` is already ordered by x-slab (see :func:`sort_by_x_cell`).
     out : ndarray, shape (n, n, n), float32, C-contiguous, optional
-        Grid to reuse (overwritten). At 512^3 a fresh grid's page faults cost more than the deposit.
+        Grid to reuse (overwritten), which saves the page faults of a fresh ``n^3`` array.
 
     Returns
     -------
@@ -222,7 +272,7 @@ def cic_deposit_3d(pos: np.ndarray, box_size: float, n: int, weights=None,
     Cost O(N + n^3) time, ``n^3`` float32 memory plus one sorted copy of the particles.
     """
     pos = _as_positions(pos)
-    weights = _as_weights(weights, len(pos))
+    weights = _NO_WEIGHTS if weights is None else _as_weights(weights, len(pos))
     inv_cell = n / box_size
     if presorted:
         offsets = _slab_offsets(pos, inv_cell, n)
@@ -230,31 +280,16 @@ def cic_deposit_3d(pos: np.ndarray, box_size: float, n: int, weights=None,
             raise ValueError("presorted=True but positions are not sorted by x-slab")
         pos_s, w_s = pos, weights
     else:
-        pos_s, w_s, offsets = _counting_sort_by_x(pos, weights, inv_cell, n, numba.get_num_threads())
+        pos_s, w_s, offsets = _counting_sort_by_cell(pos, weights, inv_cell, n, Y_BLOCK, numba.get_num_threads())
     if out is None:
-        flat = _parallel_zeros(n * n * n)
+        flat = np.empty(n * n * n, dtype=np.float32)  # zeroed slab by slab in the deposit
     else:
         if out.shape != (n, n, n) or out.dtype != np.float32 or not out.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous float32 array of shape {(n, n, n)}")
         flat = out.reshape(-1)
-        _fill_zero(flat)
     group = max(2, n // (4 * numba.get_num_threads()))
     _deposit_sorted_parallel(pos_s, w_s, offsets, inv_cell, n, flat, group)
     return flat.reshape(n, n, n)
-
-
-@numba.njit(parallel=True, **_NB)
-def _fill_zero(flat):
-    """Zero a float32 array with all threads, so page faults of a fresh array are shared."""
-    for i in numba.prange(flat.shape[0]):
-        flat[i] = 0.0
-
-
-def _parallel_zeros(size: int) -> np.ndarray:
-    """float32 zeros written by all threads rather than faulted in serially by np.zeros."""
-    out = np.empty(size, dtype=np.float32)
-    _fill_zero(out)
-    return out
 
 
 @numba.njit(**_NB)
