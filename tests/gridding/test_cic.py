@@ -3,6 +3,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from cosmodl.gridding import cic_deposit_3d, cic_project_z, cic_project_z_ranges, sort_by_x_cell
+from cosmodl.gridding import cic as cic_module
 from cosmodl.gridding.cic import cic_deposit_3d_reference
 
 
@@ -38,9 +39,10 @@ def test_matches_brute_force():
     np.testing.assert_allclose(cic_deposit_3d_reference(pos, weights, box, n), ref, atol=2e-5)
 
 
-def test_unit_weights_and_several_y_blocks_match_brute_force():
+def test_unit_weights_and_several_y_blocks_match_brute_force(monkeypatch):
+    monkeypatch.setattr(cic_module, "Y_BLOCK", 4)
     rng = np.random.default_rng(3)
-    box, n = 40.0, 40  # 40 y-rows: three sort blocks of Y_BLOCK = 16 rows, the last one partial
+    box, n = 10.0, 10  # 10 y-rows: three sort blocks of 4 rows, the last one partial
     pos = (rng.random((500, 3)) * box).astype(np.float32)
     np.testing.assert_allclose(cic_deposit_3d(pos, box, n), brute_force_cic(pos, box, n), atol=2e-5)
 

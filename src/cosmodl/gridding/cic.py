@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import CatalogueError
 
 _NB = dict(cache=True, nogil=True, fastmath=False)
-Y_BLOCK = 16  # y-rows per sort bucket inside an x-slab; see _counting_sort_by_cell
+Y_BLOCK = 64  # y-rows per sort bucket inside an x-slab; see _counting_sort_by_cell
 
 
 def _as_positions(pos: np.ndarray) -> np.ndarray:
