@@ -4,6 +4,8 @@ Every number comes with a reference measured in the same process and run:
 * cic: cosmodl's CIC (counting sort + parallel slab deposit) vs the plain serial CIC
   (``cic_deposit_3d_reference``) on 10 M uniform random particles at 256^3 and 512^3, plus the
   deposit on particles already sorted by x-slab.
+* training: images/s of the full void-map training step (resnet18 + FPN, AdamW, BCE) fed by the
+  real memory-mapped DataLoader vs the same step on a batch already in memory.
 * images: paper-scale subbox galaxy images (10,648 subboxes of 224^2 from ~1e7 galaxies in a
   1050 Mpc/h box) vs the time to write the same number of bytes to disk.
 """
@@ -103,14 +105,87 @@ def bench_images(n_gal=10_000_000, out_dir=None):
             "target_s": 60}
 
 
+def bench_training(side=64, batch=32, steps=12, n_images=1024, out_dir=None, device="auto"):
+    import torch
+
+    from cosmodl.training import ArrayDataset, make_loader, pick_device
+    from cosmodl.training.device import autocast_context, memory_format
+    from cosmodl.models import VoidMapNet
+    from cosmodl.voids.learn import ImageTransform, _augment_map, map_loss
+
+    dev = pick_device(device, numba.get_num_threads())
+    rng = np.random.default_rng(0)
+    m = side // 4
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        path = Path(tmp) / "images.npy"
+        np.save(path, rng.poisson(2.5, (n_images, side, side)).astype(np.float32))
+        targets = rng.random((n_images, m, m)).astype(np.float32)
+        ds = ArrayDataset(path, targets, np.arange(n_images), ImageTransform("log1p", 2.5))
+        loader = make_loader(ds, batch, True, 0, 0, dev.type == "cuda")
+        torch.manual_seed(0)
+        model = VoidMapNet("resnet18").to(dev, memory_format=memory_format(dev))
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+        def step(x, y, generator):
+            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            x, y = _augment_map(x, y, generator)
+            with autocast_context(dev):
+                out = model(x.contiguous(memory_format=memory_format(dev)))
+            loss = map_loss(out.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        def sync():
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+
+        def run_loader():
+            g = torch.Generator().manual_seed(0)
+            n = 0
+            for i, (x, y) in enumerate(loader):
+                if i == steps:
+                    break
+                step(x, y, g)
+                n += len(x)
+            sync()
+            return n
+
+        x0, y0 = ds.__getitems__(list(range(batch)))
+
+        def run_memory():
+            g = torch.Generator().manual_seed(0)
+            for _ in range(steps):
+                step(x0, y0, g)
+            sync()
+            return steps * batch
+
+        for fn in (run_memory, run_loader):  # warm up
+            fn()
+        rates = {}
+        for name, fn in (("in_memory", run_memory), ("data_loader", run_loader), ("in_memory_2", run_memory)):
+            t0 = time.perf_counter()
+            n = fn()
+            rates[name] = n / (time.perf_counter() - t0)
+        in_memory = max(rates["in_memory"], rates["in_memory_2"])
+    return {"benchmark": "training_step", "machine": machine(), "device": str(dev),
+            "device_name": torch.cuda.get_device_name() if dev.type == "cuda" else platform.processor(),
+            "model": "VoidMapNet resnet18 + FPN", "image_side": side, "batch_size": batch, "steps": steps,
+            "data_loader_images_per_s": rates["data_loader"], "in_memory_images_per_s": in_memory,
+            "ratio_loader_to_in_memory": rates["data_loader"] / in_memory, "target_ratio": 0.9}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="results/bench")
-    parser.add_argument("--only", choices=["cic", "images"], default=None)
+    parser.add_argument("--only", choices=["cic", "images", "training"], default=None)
+    parser.add_argument("--train-side", type=int, default=64, help="image side of the training benchmark")
+    parser.add_argument("--train-steps", type=int, default=12)
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, fn in (("cic", bench_cic), ("images", lambda: bench_images(out_dir=out))):
+    for name, fn in (("cic", bench_cic), ("images", lambda: bench_images(out_dir=out)),
+                     ("training", lambda: bench_training(args.train_side, steps=args.train_steps, out_dir=out))):
         if args.only and args.only != name:
             continue
         result = fn()

@@ -40,9 +40,21 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_json(data: dict, path: str | os.PathLike) -> None:
-    """Write ``data`` as indented JSON, atomically."""
+    """Write ``data`` as indented, strict JSON (NaN and infinities become null), atomically."""
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+        tmp.write_text(json.dumps(_finite(data), indent=2, sort_keys=False, default=_json_default,
+                                  allow_nan=False) + "\n")
+
+
+def _finite(value):
+    """Replace non-finite floats by None, recursively (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _json_default(value):

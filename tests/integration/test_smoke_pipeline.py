@@ -52,6 +52,35 @@ def test_smoke_spatial_split_has_no_shared_volume(smoke_run):
     assert random["leaky"] and sum(random["counts"].values()) == len(index)
 
 
+def test_smoke_trains_evaluates_and_draws_the_voids_figures(repo_root, smoke_run):
+    import jsonschema
+
+    from cosmodl.config import load_yaml
+
+    metrics = json.loads((smoke_run / "results/voids/metrics.json").read_text())
+    jsonschema.validate(metrics, load_yaml(repo_root / "workflow/schemas/voids_metrics.schema.yaml"))
+    assert set(metrics["maps"]) == {"spatial", "random"} and metrics["maps"]["random"]["leaky"]
+    assert metrics["maps"]["random"]["n_train"] == metrics["maps"]["spatial"]["n_train"]  # only leakage differs
+    assert 0.5 < metrics["maps"]["spatial"]["model"]["roc_auc"] <= 1
+    figures = smoke_run / "results/voids/figures"
+    names = {p.name for p in figures.glob("*.png")}
+    assert names == {"demofigure_0.png", "demofigure_1.png", "counts_result.png", "training_curves.png", "leakage.png"}
+    assert all((figures / n).stat().st_size > 10_000 for n in names)
+    history = (smoke_run / "results/voids/models/map_spatial_history.csv").read_text().splitlines()
+    assert history[0] == "epoch,train_loss,val_loss,lr,images_per_s,seconds" and len(history) == 3
+    assert not list((smoke_run / "results/voids/checkpoints").rglob("checkpoint.pt"))  # removed after success
+
+
+def test_report_has_the_figures_with_captions(repo_root, smoke_run):
+    result = snakemake(repo_root, smoke_run, "--report", "report.zip")
+    assert result.returncode == 0, result.stderr[-3000:]
+    import zipfile
+
+    names = zipfile.ZipFile(smoke_run / "report.zip").namelist()
+    assert any(n.endswith("counts_result.png") for n in names)
+    assert any(n.endswith("leakage.png") for n in names)
+
+
 def test_rerun_has_nothing_to_do(repo_root, smoke_run):
     result = snakemake(repo_root, smoke_run, "-n")
     assert result.returncode == 0

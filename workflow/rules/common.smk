@@ -12,9 +12,15 @@ config.update(_validated)
 VOIDS = config["voids"]
 SCRIPTS = Path(workflow.basedir) / "scripts"
 SPLIT_METHODS = ["spatial", "random"]
+VOID_TASKS = ["map", "counts"]
+# Splits the networks are trained on: the configured one, plus the other for the leakage experiment.
+TRAIN_SPLITS = (
+    SPLIT_METHODS if VOIDS["leakage"]["enabled"] else [VOIDS["split"]["method"]]
+)
 
 wildcard_constraints:
     method="|".join(SPLIT_METHODS),
+    task="|".join(VOID_TASKS),
 
 
 def all_targets():
@@ -25,6 +31,7 @@ def all_targets():
             "results/voids/subboxes/index.fits",
         ]
         targets += expand("results/voids/splits/{method}.json", method=SPLIT_METHODS)
+        targets += ["results/voids/metrics.json", "results/voids/figures/training_curves.png"]
     return targets
 
 
@@ -49,3 +56,18 @@ def get_download_spec(wildcards):
         if spec["source"] == "url" and download_name(section) == wildcards.name:
             return spec
     raise ValueError(f"no catalogue with source: url downloads to {wildcards.name}")
+
+
+def subbox_products(wildcards):
+    """The subbox stacks and index table that training and evaluation read."""
+    products = ["images", "void_fraction", "void_centres"]
+    inputs = {p: f"results/voids/subboxes/{p}.npy" for p in products}
+    inputs["index"] = "results/voids/subboxes/index.fits"
+    return inputs
+
+
+def train_size_reference(wildcards):
+    """For the leaky random split: the spatial split whose training-set size it is cut to."""
+    if wildcards.method == "random" and VOIDS["leakage"]["match_train_size"]:
+        return ["results/voids/splits/spatial.json"]
+    return []

@@ -96,3 +96,122 @@ rule voids_split:
         runtime=10,
     script:
         "../../scripts/voids_split.py"
+
+
+rule voids_train:
+    input:
+        unpack(subbox_products),
+        split="results/voids/splits/{method}.json",
+        match=train_size_reference,
+    output:
+        model="results/voids/models/{task}_{method}.pt",
+        history="results/voids/models/{task}_{method}_history.csv",
+    params:
+        voids=VOIDS,
+        workdir="results/voids/checkpoints/{task}_{method}",
+    log:
+        "logs/voids/train_{task}_{method}.log",
+    benchmark:
+        "benchmarks/voids/train_{task}_{method}.tsv"
+    threads: workflow.cores
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=720,
+    script:
+        "../../scripts/voids_train.py"
+
+
+rule voids_evaluate:
+    input:
+        unpack(subbox_products),
+        model="results/voids/models/{task}_{method}.pt",
+        split="results/voids/splits/{method}.json",
+    output:
+        metrics="results/voids/eval/{task}_{method}.json",
+        predictions="results/voids/eval/{task}_{method}.npz",
+    params:
+        voids=VOIDS,
+    log:
+        "logs/voids/evaluate_{task}_{method}.log",
+    benchmark:
+        "benchmarks/voids/evaluate_{task}_{method}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=16000,
+        runtime=60,
+    script:
+        "../../scripts/voids_evaluate.py"
+
+
+rule voids_metrics:
+    input:
+        expand("results/voids/eval/{task}_{method}.json", task=VOID_TASKS, method=TRAIN_SPLITS),
+    output:
+        "results/voids/metrics.json",
+    params:
+        headline=VOIDS["split"]["method"],
+        schema=Path(workflow.basedir) / "workflow" / "schemas" / "voids_metrics.schema.yaml",
+    log:
+        "logs/voids/metrics.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../../scripts/voids_metrics.py"
+
+
+rule voids_figures:
+    input:
+        metrics="results/voids/metrics.json",
+        images="results/voids/subboxes/images.npy",
+        index="results/voids/subboxes/index.fits",
+        predictions=expand("results/voids/eval/{task}_{method}.npz", task=VOID_TASKS, method=TRAIN_SPLITS),
+        histories=expand(
+            "results/voids/models/{task}_{method}_history.csv", task=VOID_TASKS, method=TRAIN_SPLITS
+        ),
+    output:
+        demos=[
+            report(
+                f"results/voids/figures/demofigure_{i}.png",
+                caption="../report/voids_demofigure.rst",
+                category="voids",
+                subcategory="void maps",
+            )
+            for i in range(VOIDS["evaluation"]["n_demo"])
+        ],
+        counts=report(
+            "results/voids/figures/counts_result.png",
+            caption="../report/voids_counts.rst",
+            category="voids",
+            subcategory="void counts",
+        ),
+        curves=report(
+            "results/voids/figures/training_curves.png",
+            caption="../report/voids_training_curves.rst",
+            category="voids",
+            subcategory="training",
+        ),
+        leakage=(
+            [
+                report(
+                    "results/voids/figures/leakage.png",
+                    caption="../report/voids_leakage.rst",
+                    category="voids",
+                    subcategory="leakage",
+                )
+            ]
+            if len(TRAIN_SPLITS) > 1
+            else []
+        ),
+    params:
+        voids=VOIDS,
+        tasks=VOID_TASKS,
+        splits=TRAIN_SPLITS,
+    log:
+        "logs/voids/figures.log",
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../../scripts/voids_figures.py"

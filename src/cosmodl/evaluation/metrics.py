@@ -1,0 +1,130 @@
+"""Classification and regression metrics in numpy, with the conventions of scikit-learn.
+
+All functions take flat arrays (any shape is flattened) and return Python floats or dicts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+
+def _flat(*arrays):
+    return [np.asarray(a, dtype=np.float64).ravel() for a in arrays]
+
+
+def roc_auc(labels, scores) -> float:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties).
+
+    Parameters
+    ----------
+    labels : array of {0, 1}
+    scores : array, same size; larger means more likely positive.
+    """
+    labels, scores = _flat(labels, scores)
+    pos = labels > 0.5
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def average_precision(labels, scores) -> float:
+    """Average precision: sum over thresholds of (R_k - R_{k-1}) P_k, tied scores form one threshold."""
+    labels, scores = _flat(labels, scores)
+    n_pos = (labels > 0.5).sum()
+    if n_pos == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], labels[order] > 0.5
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last_of_tie]
+    precision = tp / (last_of_tie + 1)
+    recall = tp / n_pos
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def iou(truth, predicted) -> float:
+    """Intersection over union of two boolean masks (nan when both are empty)."""
+    truth, predicted = (np.asarray(truth, bool).ravel(), np.asarray(predicted, bool).ravel())
+    union = np.logical_or(truth, predicted).sum()
+    return float(np.logical_and(truth, predicted).sum() / union) if union else float("nan")
+
+
+def pearson_r(a, b) -> float:
+    a, b = _flat(a, b)
+    a, b = a - a.mean(), b - b.mean()
+    denom = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denom) if denom > 0 else float("nan")
+
+
+def rmse(truth, predicted) -> float:
+    truth, predicted = _flat(truth, predicted)
+    return float(np.sqrt(np.mean((predicted - truth) ** 2)))
+
+
+def fitted_slope(truth, predicted) -> float:
+    """Least-squares slope b of ``predicted = a + b * truth`` (1 for an unbiased predictor)."""
+    truth, predicted = _flat(truth, predicted)
+    t = truth - truth.mean()
+    denom = (t * t).sum()
+    return float((t * (predicted - predicted.mean())).sum() / denom) if denom > 0 else float("nan")
+
+
+def reliability_curve(probability, target, n_bins: int = 10) -> dict:
+    """Calibration of predicted probabilities against (possibly fractional) targets.
+
+    Parameters
+    ----------
+    probability : array in [0, 1]
+    target : array in [0, 1] (e.g. the true void fraction of each pixel)
+    n_bins : int
+        Equal-width bins of predicted probability.
+
+    Returns
+    -------
+    dict
+        ``bin_edges`` (n_bins + 1), ``mean_predicted``, ``mean_target``, ``count`` (n_bins each;
+        empty bins hold null), and ``ece``: the count-weighted mean |mean_predicted - mean_target|.
+    """
+    p, t = _flat(probability, target)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    sum_p = np.bincount(which, weights=p, minlength=n_bins)
+    sum_t = np.bincount(which, weights=t, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p, mean_t = sum_p / count, sum_t / count
+    ece = float(np.nansum(count * np.abs(mean_p - mean_t)) / max(count.sum(), 1))
+    as_list = lambda a: [None if not np.isfinite(v) else float(v) for v in a]  # noqa: E731
+    return {"bin_edges": edges.tolist(), "mean_predicted": as_list(mean_p), "mean_target": as_list(mean_t),
+            "count": count.astype(int).tolist(), "ece": ece}
+
+
+def map_metrics(probability, truth_fraction, threshold: float = 0.5) -> dict:
+    """Pixel metrics of a void-probability map against the true void fraction.
+
+    Parameters
+    ----------
+    probability : array (N, m, m) in [0, 1]
+    truth_fraction : array (N, m, m) in [0, 1]
+    threshold : float
+        A pixel is a void pixel when its true fraction is >= threshold; the IoU thresholds the
+        prediction at 0.5.
+
+    Returns
+    -------
+    dict with roc_auc, average_precision, iou, pearson_r, ece, reliability, positive_fraction.
+    """
+    labels = np.asarray(truth_fraction) >= threshold
+    reliability = reliability_curve(probability, truth_fraction)
+    return {"roc_auc": roc_auc(labels, probability), "average_precision": average_precision(labels, probability),
+            "iou": iou(labels, np.asarray(probability) >= 0.5), "pearson_r": pearson_r(probability, truth_fraction),
+            "ece": reliability["ece"], "positive_fraction": float(labels.mean()), "reliability": reliability}
+
+
+def regression_metrics(truth, predicted) -> dict:
+    """RMSE, Pearson r and fitted slope of predicted against true values."""
+    return {"rmse": rmse(truth, predicted), "pearson_r": pearson_r(truth, predicted),
+            "slope": fitted_slope(truth, predicted)}

@@ -1,0 +1,1 @@
+"""Figures of the stages (matplotlib, Agg backend, PNG)."""

@@ -1,0 +1,191 @@
+"""Figures of the voids stage: demo maps, predicted vs true counts, training curves, leakage.
+
+Images are indexed ``[x, y]``; they are drawn with x to the right and y up
+(``imshow(a.T, origin='lower')``), axes in Mpc/h.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..io import atomic_output  # noqa: E402
+
+
+def _save(fig, path) -> None:
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+def demo_figure(image: np.ndarray, truth: np.ndarray, probability: np.ndarray, side_mpc: float, path,
+                title: str = "") -> None:
+    """Galaxy image | true void fraction | predicted void probability for one test subbox.
+
+    Parameters
+    ----------
+    image : (S, S) projected galaxy counts per pixel, indexed [x, y]
+    truth, probability : (m, m) in [0, 1], indexed [x, y]; drawn with one shared colour scale
+    side_mpc : float
+        Side of the subbox, Mpc/h.
+    """
+    extent = [0, side_mpc, 0, side_mpc]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.1), constrained_layout=True)
+    im0 = axes[0].imshow(image.T, origin="lower", extent=extent, cmap="magma", interpolation="nearest")
+    fig.colorbar(im0, ax=axes[0], shrink=0.85, label="galaxies per pixel (projected CIC)")
+    axes[0].set_title("galaxy image")
+    for ax, data, name in ((axes[1], truth, "true void fraction"), (axes[2], probability, "predicted void probability")):
+        im = ax.imshow(data.T, origin="lower", extent=extent, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(name)
+    fig.colorbar(im, ax=axes[1:], shrink=0.85, label="fraction of sight line in voids / probability")
+    for ax in axes:
+        ax.set_xlabel("x [Mpc/h]")
+        ax.set_ylabel("y [Mpc/h]")
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+
+
+def counts_figure(truth: np.ndarray, predicted: np.ndarray, baseline: np.ndarray | None, path,
+                  title: str = "") -> None:
+    """Predicted vs true number of voids and void volume per test subbox, with y = x in red.
+
+    Parameters
+    ----------
+    truth, predicted : (N, 2): number of void centres, void volume in (Mpc/h)^3
+    baseline : (N, 2), optional
+        Linear-in-galaxy-count baseline, drawn in grey for comparison.
+    """
+    from ..evaluation.metrics import pearson_r, rmse
+
+    labels = ("number of voids", "void volume [(Mpc/h)$^3$]")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), constrained_layout=True)
+    for j, ax in enumerate(axes):
+        t, p = truth[:, j], predicted[:, j]
+        if baseline is not None:
+            ax.scatter(t, baseline[:, j], s=8, c="0.6", alpha=0.6,
+                       label=f"baseline: linear in galaxy count (r={pearson_r(t, baseline[:, j]):.2f}, "
+                             f"RMSE={rmse(t, baseline[:, j]):.3g})")
+        ax.scatter(t, p, s=10, c="tab:blue", alpha=0.8, label=f"ResNet (r={pearson_r(t, p):.2f}, RMSE={rmse(t, p):.3g})")
+        lo = min(t.min(), p.min(), *(baseline[:, j].min(),) if baseline is not None else ())
+        hi = max(t.max(), p.max(), *(baseline[:, j].max(),) if baseline is not None else ())
+        ax.plot([lo, hi], [lo, hi], "r-", lw=1.5, label="y = x")
+        ax.set_xlabel(f"true {labels[j]}")
+        ax.set_ylabel(f"predicted {labels[j]}")
+        ax.legend(fontsize=8, loc="upper left")
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+
+
+def read_history(path) -> dict:
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]} if rows else {}
+
+
+def training_curves(histories: dict, path) -> None:
+    """Train (dashed) and validation (solid) loss per epoch for each run, one panel per task.
+
+    Parameters
+    ----------
+    histories : dict
+        ``{(task, split): history CSV path}``.
+    """
+    tasks = sorted({task for task, _ in histories})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), constrained_layout=True, squeeze=False)
+    colours = {"spatial": "tab:blue", "random": "tab:orange"}
+    for ax, task in zip(axes[0], tasks):
+        for (t, split), hist_path in sorted(histories.items()):
+            if t != task:
+                continue
+            h = read_history(hist_path)
+            c = colours.get(split, "k")
+            ax.plot(h["epoch"], h["train_loss"], "--", c=c, label=f"{split} split: train")
+            ax.plot(h["epoch"], h["val_loss"], "-o", c=c, ms=3, label=f"{split} split: validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("BCE per pixel" if task == "map" else "MSE of standardised targets")
+        ax.set_title(f"{task} model")
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def leakage_figure(metrics: dict, path) -> None:
+    """Test metrics on the spatial (leakage-free) and random (leaky) splits, with the baselines."""
+    panels = []
+    if metrics["maps"]:
+        keys = ["roc_auc", "average_precision", "iou", "pearson_r"]
+        panels.append(("void map (per pixel)", keys,
+                       {s: [e["model"][k] for k in keys] for s, e in metrics["maps"].items()},
+                       {s: [e["baselines"]["underdensity"][k] for k in keys] for s, e in metrics["maps"].items()},
+                       "underdensity baseline"))
+    if metrics["counts"]:
+        keys = [("n_voids", "pearson_r"), ("void_volume", "pearson_r")]
+        panels.append(("void counts (Pearson r per subbox)", [f"{t}" for t, _ in keys],
+                       {s: [e["model"][t][k] for t, k in keys] for s, e in metrics["counts"].items()},
+                       {s: [e["baselines"]["linear_in_galaxy_count"][t][k] for t, k in keys]
+                        for s, e in metrics["counts"].items()}, "linear-in-galaxy-count baseline"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), constrained_layout=True, squeeze=False)
+    colours = {"spatial": "tab:blue", "random": "tab:orange"}
+    for ax, (title, keys, model, base, base_name) in zip(axes[0], panels):
+        splits = sorted(model, key=lambda s: s != "spatial")
+        width = 0.8 / len(splits)
+        x = np.arange(len(keys))
+        for i, split in enumerate(splits):
+            label = f"{split} split" + (" (leaky)" if split == "random" else " (no shared volume)")
+            ax.bar(x + i * width, model[split], width, color=colours.get(split, "k"), label=label)
+            ax.scatter(x + i * width, base[split], marker="_", s=300, c="k", zorder=3,
+                       label=base_name if i == 0 else None)
+        ax.set_xticks(x + width * (len(splits) - 1) / 2, keys)
+        lowest = min(min(v for v in vals if v is not None) for vals in list(model.values()) + list(base.values()))
+        ax.set_ylim(min(0.0, lowest - 0.05), 1)
+        ax.axhline(0, c="k", lw=0.5)
+        ax.set_title(title)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Test-set scores: leakage-free vs leaky split (black ticks: baseline on the same split)")
+    _save(fig, path)
+
+
+def voids_figures(metrics: dict, predictions: dict, histories: dict, images_path, side_mpc: float, out_dir,
+                  n_demo: int = 8, headline_split: str = "spatial") -> list[Path]:
+    """All voids figures into ``out_dir``; returns the paths written.
+
+    Parameters
+    ----------
+    predictions : dict
+        ``{(task, split): .npz path}`` from :func:`cosmodl.voids.learn.evaluate_void_model`.
+    histories : dict
+        ``{(task, split): history CSV path}``.
+    """
+    out_dir = Path(out_dir)
+    written = []
+    images = np.load(images_path, mmap_mode="r")
+    if ("map", headline_split) in predictions:
+        pred = np.load(predictions[("map", headline_split)])
+        chosen = np.linspace(0, len(pred["indices"]) - 1, n_demo).round().astype(int)
+        for i, row in enumerate(chosen):
+            idx = int(pred["indices"][row])
+            path = out_dir / f"demofigure_{i}.png"
+            demo_figure(np.asarray(images[idx]), pred["truth"][row], pred["model"][row], side_mpc, path,
+                        f"test subbox {idx} ({headline_split} split)")
+            written.append(path)
+    if ("counts", headline_split) in predictions:
+        pred = np.load(predictions[("counts", headline_split)])
+        path = out_dir / "counts_result.png"
+        counts_figure(pred["truth"], pred["model"], pred["linear_in_galaxy_count"], path,
+                      f"void counts of the {len(pred['truth'])} test subboxes ({headline_split} split)")
+        written.append(path)
+    path = out_dir / "training_curves.png"
+    training_curves(histories, path)
+    written.append(path)
+    if len({s for _, s in predictions}) > 1:
+        path = out_dir / "leakage.png"
+        leakage_figure(metrics, path)
+        written.append(path)
+    return written
