@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 from pathlib import Path
 from typing import Iterator
 
@@ -39,6 +41,8 @@ def logged_step(log_path: str | Path | None, threads: int | None = None) -> Iter
     if threads is not None:
         set_threads(threads)
     logger = logging.getLogger("cosmodl.step")
+    logger.info("host %s, threads %s, SLURM_JOB_ID=%s, CUDA_VISIBLE_DEVICES=%s", socket.gethostname(), threads,
+                os.environ.get("SLURM_JOB_ID", "-"), os.environ.get("CUDA_VISIBLE_DEVICES", "-"))
     try:
         yield logger
     except Exception as exc:

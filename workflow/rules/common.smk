@@ -5,18 +5,23 @@ from pathlib import Path
 from cosmodl.config import load_yaml, validate_config
 
 _validated = validate_config(
-    config, load_yaml(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+    config,
+    load_yaml(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"),
 )
 config.clear()
 config.update(_validated)
 VOIDS = config["voids"]
 SCRIPTS = Path(workflow.basedir) / "scripts"
+# Threads of the parallel rules (numba kernels, torch). Locally snakemake lowers them to --cores;
+# on SLURM they become --cpus-per-task (GPU rules use cpus_per_gpu), capped by --max-threads.
+MAX_THREADS = 8
 SPLIT_METHODS = ["spatial", "random"]
 VOID_TASKS = ["map", "counts"]
 # Splits the networks are trained on: the configured one, plus the other for the leakage experiment.
 TRAIN_SPLITS = (
     SPLIT_METHODS if VOIDS["leakage"]["enabled"] else [VOIDS["split"]["method"]]
 )
+
 
 wildcard_constraints:
     method="|".join(SPLIT_METHODS),
@@ -31,7 +36,10 @@ def all_targets():
             "results/voids/subboxes/index.fits",
         ]
         targets += expand("results/voids/splits/{method}.json", method=SPLIT_METHODS)
-        targets += ["results/voids/metrics.json", "results/voids/figures/training_curves.png"]
+        targets += [
+            "results/voids/metrics.json",
+            "results/voids/figures/training_curves.png",
+        ]
     return targets
 
 

@@ -4,8 +4,6 @@
 rule voids_download:
     output:
         "resources/voids/downloads/{name}",
-    params:
-        spec=get_download_spec,
     log:
         "logs/voids/download/{name}.log",
     benchmark:
@@ -13,6 +11,8 @@ rule voids_download:
     resources:
         mem_mb=500,
         runtime=60,
+    params:
+        spec=get_download_spec,
     script:
         "../../scripts/voids_download.py"
 
@@ -22,16 +22,16 @@ rule voids_galaxies:
         get_catalogue_source("galaxies"),
     output:
         "results/voids/galaxies.fits",
-    params:
-        voids=VOIDS,
     log:
         "logs/voids/galaxies.log",
     benchmark:
         "benchmarks/voids/galaxies.tsv"
-    threads: workflow.cores
+    threads: MAX_THREADS
     resources:
         mem_mb=8000,
         runtime=30,
+    params:
+        voids=VOIDS,
     script:
         "../../scripts/voids_galaxies.py"
 
@@ -43,16 +43,16 @@ rule voids_catalogue:
     output:
         voids="results/voids/voids.fits",
         summary="results/voids/voids_summary.json",
-    params:
-        voids=VOIDS,
     log:
         "logs/voids/catalogue.log",
     benchmark:
         "benchmarks/voids/catalogue.tsv"
-    threads: workflow.cores
+    threads: MAX_THREADS
     resources:
         mem_mb=8000,
         runtime=60,
+    params:
+        voids=VOIDS,
     script:
         "../../scripts/voids_catalogue.py"
 
@@ -66,16 +66,16 @@ rule voids_subboxes:
         void_fraction="results/voids/subboxes/void_fraction.npy",
         void_centres="results/voids/subboxes/void_centres.npy",
         index="results/voids/subboxes/index.fits",
-    params:
-        voids=VOIDS,
     log:
         "logs/voids/subboxes.log",
     benchmark:
         "benchmarks/voids/subboxes.tsv"
-    threads: workflow.cores
+    threads: MAX_THREADS
     resources:
         mem_mb=8000,
         runtime=60,
+    params:
+        voids=VOIDS,
     script:
         "../../scripts/voids_subboxes.py"
 
@@ -85,8 +85,6 @@ rule voids_split:
         index="results/voids/subboxes/index.fits",
     output:
         "results/voids/splits/{method}.json",
-    params:
-        voids=VOIDS,
     log:
         "logs/voids/split_{method}.log",
     benchmark:
@@ -94,6 +92,8 @@ rule voids_split:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        voids=VOIDS,
     script:
         "../../scripts/voids_split.py"
 
@@ -106,18 +106,18 @@ rule voids_train:
     output:
         model="results/voids/models/{task}_{method}.pt",
         history="results/voids/models/{task}_{method}_history.csv",
-    params:
-        voids=VOIDS,
-        workdir="results/voids/checkpoints/{task}_{method}",
     log:
         "logs/voids/train_{task}_{method}.log",
     benchmark:
         "benchmarks/voids/train_{task}_{method}.tsv"
-    threads: workflow.cores
+    threads: MAX_THREADS
     resources:
         gpu=1,
         mem_mb=16000,
         runtime=720,
+    params:
+        voids=VOIDS,
+        workdir="results/voids/checkpoints/{task}_{method}",
     script:
         "../../scripts/voids_train.py"
 
@@ -130,33 +130,40 @@ rule voids_evaluate:
     output:
         metrics="results/voids/eval/{task}_{method}.json",
         predictions="results/voids/eval/{task}_{method}.npz",
-    params:
-        voids=VOIDS,
     log:
         "logs/voids/evaluate_{task}_{method}.log",
     benchmark:
         "benchmarks/voids/evaluate_{task}_{method}.tsv"
-    threads: workflow.cores
+    threads: MAX_THREADS
     resources:
         mem_mb=16000,
         runtime=60,
+    params:
+        voids=VOIDS,
     script:
         "../../scripts/voids_evaluate.py"
 
 
 rule voids_metrics:
     input:
-        expand("results/voids/eval/{task}_{method}.json", task=VOID_TASKS, method=TRAIN_SPLITS),
+        expand(
+            "results/voids/eval/{task}_{method}.json",
+            task=VOID_TASKS,
+            method=TRAIN_SPLITS,
+        ),
     output:
         "results/voids/metrics.json",
-    params:
-        headline=VOIDS["split"]["method"],
-        schema=Path(workflow.basedir) / "workflow" / "schemas" / "voids_metrics.schema.yaml",
     log:
         "logs/voids/metrics.log",
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        headline=VOIDS["split"]["method"],
+        schema=Path(workflow.basedir)
+        / "workflow"
+        / "schemas"
+        / "voids_metrics.schema.yaml",
     script:
         "../../scripts/voids_metrics.py"
 
@@ -166,9 +173,15 @@ rule voids_figures:
         metrics="results/voids/metrics.json",
         images="results/voids/subboxes/images.npy",
         index="results/voids/subboxes/index.fits",
-        predictions=expand("results/voids/eval/{task}_{method}.npz", task=VOID_TASKS, method=TRAIN_SPLITS),
+        predictions=expand(
+            "results/voids/eval/{task}_{method}.npz",
+            task=VOID_TASKS,
+            method=TRAIN_SPLITS,
+        ),
         histories=expand(
-            "results/voids/models/{task}_{method}_history.csv", task=VOID_TASKS, method=TRAIN_SPLITS
+            "results/voids/models/{task}_{method}_history.csv",
+            task=VOID_TASKS,
+            method=TRAIN_SPLITS,
         ),
     output:
         demos=[
@@ -204,14 +217,14 @@ rule voids_figures:
             if len(TRAIN_SPLITS) > 1
             else []
         ),
-    params:
-        voids=VOIDS,
-        tasks=VOID_TASKS,
-        splits=TRAIN_SPLITS,
     log:
         "logs/voids/figures.log",
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        voids=VOIDS,
+        tasks=VOID_TASKS,
+        splits=TRAIN_SPLITS,
     script:
         "../../scripts/voids_figures.py"

@@ -1,0 +1,182 @@
+"""profiles/hal against a real one-node SLURM (root + apt only), and a dry run everywhere.
+
+The real-SLURM tests install and start munge, slurmctld and slurmd (tests/cluster/slurm.py), run
+the smoke pipeline with ``--profile profiles/hal`` plus the CI overlay, and compare with a
+local run. Elsewhere they skip and say why.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from .slurm import Cluster, unavailable_reason
+
+ROOT = Path(__file__).resolve().parents[2]
+HAL = ROOT / "profiles" / "hal"
+CI = ROOT / "tests" / "cluster" / "ci-profile"
+RULES = ["voids_galaxies", "voids_catalogue", "voids_subboxes", "voids_split", "voids_train", "voids_evaluate",
+         "voids_metrics", "voids_figures"]
+GPU_RULES = ["voids_train"]
+
+
+def snakemake(workdir, *args, profiles=(HAL, CI), timeout=900, env=None):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(ROOT / "configs/smoke.yaml")]
+    for p in profiles:
+        cmd += ["--profile", str(p)]
+    env = dict(os.environ, COSMODL_SLURM_ACCOUNT="ci", COSMODL_PROGRESS="0", **(env or {}))
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_hal_profile_dry_run(tmp_path):
+    result = snakemake(tmp_path, "-n", profiles=(HAL,))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert "voids_train" in out and "gpu=1" in out and "gpu_model=v100" in out
+    assert "slurm_account=ci" in out  # COSMODL_SLURM_ACCOUNT wins over the profile's default
+    assert re.search(r"gpu_model=v100, [^\n]*runtime=1440|runtime=1440[^\n]*gpu_model=v100", out)
+
+
+def test_every_gpu_rule_has_its_gpu_settings_in_the_hal_profile(tmp_path):
+    import yaml
+
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
+                             str(tmp_path), "--configfile", str(ROOT / "configs/smoke.yaml"), "-n", "--forceall"],
+                            capture_output=True, text=True)
+    gpu_rules = set(re.findall(r"rule (\w+):\n(?:    .*\n)*?    resources: [^\n]*gpu=1", result.stdout))
+    assert gpu_rules == set(GPU_RULES)
+    profile = yaml.safe_load((HAL / "config.yaml").read_text())
+    assert "gpu_model" not in profile["default-resources"]
+    for rule in gpu_rules:
+        assert profile["set-resources"][rule]["gpu_model"]
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    reason = unavailable_reason()
+    if reason:
+        print(f"real-SLURM tests skipped: {reason}")
+        pytest.skip(f"real SLURM needs root on Debian/Ubuntu with apt: {reason}")
+    cluster = Cluster(tmp_path_factory.mktemp("slurm")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def runs(slurm, tmp_path_factory):
+    """The smoke pipeline through SLURM and locally, with wall times."""
+    out = {}
+    for name, profiles, extra in (("slurm", (HAL, CI), ()), ("local", (), ("--cores", "2"))):
+        workdir = tmp_path_factory.mktemp(name)
+        t0 = time.perf_counter()
+        result = snakemake(workdir, *extra, profiles=profiles)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+        out[name] = (workdir, time.perf_counter() - t0)
+    print(f"smoke pipeline wall time: SLURM {out['slurm'][1]:.1f} s, local {out['local'][1]:.1f} s")
+    return out
+
+
+def test_every_rule_ran_as_a_slurm_job_gpu_rules_with_a_gpu(runs):
+    workdir = runs["slurm"][0]
+    for rule in RULES:
+        assert list((workdir / ".snakemake/slurm_logs" / f"rule_{rule}").rglob("*.log")), rule
+    jobs = subprocess.run(["squeue", "--states=all", "-h", "-o", "%k|%P|%T"], capture_output=True, text=True).stdout
+    partitions = {}
+    for line in jobs.splitlines():
+        comment, partition, state = line.split("|")
+        rule = comment.split("_wildcards")[0].removeprefix("rule_")
+        if rule in RULES and state == "COMPLETED":
+            partitions.setdefault(rule, set()).add(partition)
+    assert partitions["voids_train"] == {"gpux1"}
+    assert all(partitions[r] == {"cpun1"} for r in RULES if r not in GPU_RULES)
+    for log in (workdir / "logs/voids").glob("*.log"):
+        head = log.read_text()
+        job = re.search(r"SLURM_JOB_ID=(\S+), CUDA_VISIBLE_DEVICES=(\S+)", head)
+        assert job and job.group(1) != "-", f"{log.name} did not run under SLURM"
+        if log.name.startswith("train_"):
+            assert job.group(2) != "-", f"{log.name}: no GPU allocated"
+        elif log.name.startswith(("galaxies", "catalogue", "subboxes")):
+            assert job.group(2) == "-", f"{log.name}: a CPU rule got a GPU"
+
+
+def test_slurm_outputs_equal_the_local_run(runs):
+    a, b = runs["slurm"][0] / "results/voids", runs["local"][0] / "results/voids"
+    for name in ("images", "void_fraction", "void_centres"):
+        assert np.array_equal(np.load(a / f"subboxes/{name}.npy"), np.load(b / f"subboxes/{name}.npy")), name
+    for split in ("spatial", "random"):
+        assert json.loads((a / f"splits/{split}.json").read_text()) == json.loads((b / f"splits/{split}.json").read_text())
+    for model in ("map_spatial", "counts_spatial", "map_random", "counts_random"):
+        sa = torch.load(a / f"models/{model}.pt", weights_only=False)["state_dict"]
+        sb = torch.load(b / f"models/{model}.pt", weights_only=False)["state_dict"]
+        assert all(torch.equal(sa[k], sb[k]) for k in sa), model
+    assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
+
+
+def test_failing_job_is_reported_with_its_log_and_nothing_downstream_runs(slurm, tmp_path):
+    rows = np.random.default_rng(0).random((100, 3)) * 192
+    rows[5, 1] = np.nan
+    np.savetxt(tmp_path / "gal_list", rows)
+    (tmp_path / "bad.yaml").write_text(f"voids:\n  galaxies:\n    source: file\n    path: {tmp_path / 'gal_list'}\n")
+    result = snakemake(tmp_path, "--configfile", str(ROOT / "configs/smoke.yaml"), str(tmp_path / "bad.yaml"),
+                       "--retries", "0")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Error in rule voids_galaxies" in out and "logs/voids/galaxies.log" in out
+    assert "column 'y' has 1 NaN" in (tmp_path / "logs/voids/galaxies.log").read_text()
+    assert not (tmp_path / "results/voids/voids.fits").exists()
+    assert not (tmp_path / ".snakemake/slurm_logs/rule_voids_catalogue").exists()
+
+
+def _job_id(comment_prefix: str) -> str | None:
+    jobs = subprocess.run(["squeue", "-h", "-o", "%i|%k|%T"], capture_output=True, text=True).stdout
+    for line in jobs.splitlines():
+        job_id, comment, state = line.split("|")
+        if comment.startswith(comment_prefix) and state == "RUNNING":
+            return job_id
+    return None
+
+
+def test_scancelled_training_resumes_from_its_checkpoint_with_the_same_weights(slurm, tmp_path):
+    overlay = tmp_path / "long.yaml"
+    overlay.write_text("voids:\n  train:\n    epochs: 4\n")
+    target = "results/voids/models/map_spatial.pt"
+    args = ("--configfile", str(ROOT / "configs/smoke.yaml"), str(overlay), "--retries", "0", target)
+    reference = tmp_path / "uninterrupted"
+    reference.mkdir()
+    result = snakemake(reference, *args, "--cores", "2", profiles=())
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    workdir = tmp_path / "preempted"
+    workdir.mkdir()
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+           "--profile", str(HAL), "--profile", str(CI), *args]
+    env = dict(os.environ, COSMODL_SLURM_ACCOUNT="ci", COSMODL_PROGRESS="0")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    checkpoint = workdir / "results/voids/checkpoints/map_spatial/checkpoint.pt"
+    deadline = time.time() + 600
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    job = _job_id("rule_voids_train_wildcards_map_spatial")
+    assert checkpoint.exists() and job, "training never reached its first checkpoint under SLURM"
+    subprocess.run(["scancel", job], check=True)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode != 0, out[-3000:]
+    log = (workdir / "logs/voids/train_map_spatial.log").read_text()
+    assert "received signal SIGTERM" in log and checkpoint.exists()
+    assert not (workdir / target).exists()
+
+    result = snakemake(workdir, *args)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    log = (workdir / "logs/voids/train_map_spatial.log").read_text()
+    assert "resumed from" in log
+    resumed = torch.load(workdir / target, weights_only=False)["state_dict"]
+    uninterrupted = torch.load(reference / target, weights_only=False)["state_dict"]
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed)
