@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Iterator
 
 
-def log_to_file(path: str | Path | None, level: int = logging.INFO) -> None:
+def log_to_file(path: str | Path | None, level: int = logging.INFO, append: bool = False) -> None:
     """Send log records (and warnings) of every module to ``path`` (or stderr when ``None``)."""
     handlers: list[logging.Handler]
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        handlers = [logging.FileHandler(path, mode="w")]
+        if not append:
+            open(path, "w").close()
+        # append mode for every writer, so processes sharing the log (torchrun ranks) never overwrite
+        handlers = [logging.FileHandler(path, mode="a")]
     else:
         handlers = [logging.StreamHandler()]
     logging.basicConfig(level=level, handlers=handlers, force=True,

@@ -45,6 +45,16 @@ def test_hal_profile_dry_run(tmp_path):
     assert re.search(r"gpu_model=v100, [^\n]*runtime=1440|runtime=1440[^\n]*gpu_model=v100", out)
 
 
+def test_array_jobs_and_groups_dry_run(tmp_path):
+    """The README's scale-out recipes: many similar jobs as one array, small tail jobs as one sbatch."""
+    arrays = snakemake(tmp_path, "-n", "--slurm-array-jobs", "voids_train,voids_evaluate", profiles=(HAL,))
+    assert arrays.returncode == 0, arrays.stderr[-3000:]
+    groups = snakemake(tmp_path, "-n", "--groups", "voids_evaluate=tail", "voids_metrics=tail", "voids_figures=tail",
+                       profiles=(HAL,))
+    assert groups.returncode == 0, groups.stderr[-3000:]
+    assert "Group job tail" in groups.stdout + groups.stderr
+
+
 def test_every_gpu_rule_has_its_gpu_settings_in_the_hal_profile(tmp_path):
     import yaml
 

@@ -112,7 +112,7 @@ rule voids_train:
         "benchmarks/voids/train_{task}_{method}.tsv"
     threads: MAX_THREADS
     resources:
-        gpu=1,
+        gpu=VOIDS["train"]["devices"],
         mem_mb=16000,
         runtime=720,
     params:

@@ -98,12 +98,20 @@ class EpochBatchSampler(Sampler):
 
     ``set_epoch(epoch, skip)`` selects the permutation of ``epoch`` and skips its first ``skip``
     batches, so a run resumed mid-epoch sees exactly the batches an uninterrupted run would.
+    ``set_shard(rank, world)`` (DistributedDataParallel) makes each process yield its share
+    ``batch[rank::world]`` of every global batch, so the global batch does not depend on ``world``.
     """
 
     def __init__(self, n: int, batch_size: int, seed: int = 0, shuffle: bool = True, drop_last: bool = True):
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.shuffle, self.drop_last = shuffle, drop_last
         self.epoch, self.skip = 0, 0
+        self.rank, self.world = 0, 1
+
+    def set_shard(self, rank: int, world: int) -> None:
+        if world > 1 and self.batch_size % world:
+            raise ValueError(f"batch_size {self.batch_size} is not a multiple of the {world} processes")
+        self.rank, self.world = rank, world
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
         self.epoch, self.skip = epoch, skip
@@ -116,7 +124,7 @@ class EpochBatchSampler(Sampler):
         order = (np.random.default_rng([self.seed, self.epoch]).permutation(self.n) if self.shuffle
                  else np.arange(self.n))
         for b in range(self.skip, self.batches_per_epoch()):
-            yield order[b * self.batch_size:(b + 1) * self.batch_size].tolist()
+            yield order[b * self.batch_size:(b + 1) * self.batch_size][self.rank::self.world].tolist()
 
     def __len__(self) -> int:
         return self.batches_per_epoch() - self.skip

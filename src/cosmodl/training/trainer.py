@@ -75,6 +75,46 @@ class TrainResult:
     device: str = "cpu"
 
 
+class _Distributed:
+    """torch.distributed state when launched by torchrun (WORLD_SIZE > 1), else a single process."""
+
+    def __init__(self, device_type: str):
+        import torch.distributed as dist
+
+        self.dist = dist
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def any(self, flag: bool) -> bool:
+        """True on every process if ``flag`` is True on any (one collective call)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0])
+        self.dist.all_reduce(t)
+        return bool(t.item() > 0)
+
+    def mean(self, value: float) -> float:
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64)
+        self.dist.all_reduce(t)
+        return float(t.item()) / self.world
+
+    def wrap(self, model: nn.Module, device: torch.device) -> nn.Module:
+        if self.world == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
 class _SignalFlag:
     """Records SIGTERM / SIGUSR1 instead of dying, so the loop can save first."""
 
@@ -174,18 +214,30 @@ def train(model: nn.Module, loss_fn: Callable, train_loader, val_loader, cfg: Tr
     -------
     TrainResult
         The model holds the weights of the epoch with the lowest validation loss.
+
+    Notes
+    -----
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel
+    (NCCL on CUDA, gloo on CPU); each process takes ``batch[rank::world]`` of every global batch,
+    every process evaluates the whole validation set, and only rank 0 writes files.
     """
     workdir, history_path = Path(workdir), Path(history_path)
     workdir.mkdir(parents=True, exist_ok=True)
     history_path.parent.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg.device, cfg.threads)
+    ddp = _Distributed(device.type)
+    if device.type == "cuda" and ddp.world > 1:
+        device = torch.device("cuda", ddp.local_rank)
+        torch.cuda.set_device(device)
     sampler = train_loader.batch_sampler
+    sampler.set_shard(ddp.rank, ddp.world)
     steps = sampler.batches_per_epoch()
     if steps == 0:
         raise ConfigError(f"train.batch_size: {cfg.batch_size} is larger than the training set "
                           f"({sampler.n} samples)")
     torch.manual_seed(cfg.seed)
     model.to(device, memory_format=memory_format(device))
+    net = ddp.wrap(model, device)  # what the steps call; ``model`` holds the weights we save
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps,
                                                     pct_start=0.2)
@@ -205,6 +257,8 @@ def train(model: nn.Module, loss_fn: Callable, train_loader, val_loader, cfg: Tr
             log.warning("ignoring %s: it belongs to another config or data set", checkpoint)
 
     def save():
+        if not ddp.main:
+            return
         _save_atomic({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                       "scheduler": scheduler.state_dict(), "rng": _rng_state(), "state": state}, checkpoint)
 
@@ -212,14 +266,14 @@ def train(model: nn.Module, loss_fn: Callable, train_loader, val_loader, cfg: Tr
         while state["epoch"] < cfg.epochs and not _early_stopped(state, cfg):
             epoch = state["epoch"]
             sampler.set_epoch(epoch, skip=state["batch"])
-            model.train()
+            net.train()
             t0, n_images = time.perf_counter(), 0
             bar = _progress(steps, f"epoch {epoch + 1}/{cfg.epochs}")
             bar.update(state["batch"])
             for x, y in train_loader:
-                if flag.signum is not None:
+                if ddp.any(flag.signum is not None):
                     save()
-                    raise TrainingInterrupted(flag.signum, checkpoint)
+                    raise TrainingInterrupted(flag.signum or signal.SIGTERM, checkpoint)
                 x = x.to(device, non_blocking=True)
                 y = y.to(device, non_blocking=True)
                 if augment is not None and cfg.augment:
@@ -227,7 +281,7 @@ def train(model: nn.Module, loss_fn: Callable, train_loader, val_loader, cfg: Tr
                     x, y = augment(x, y, generator)
                 x = x.contiguous(memory_format=memory_format(device))
                 with autocast_context(device):
-                    out = model(x)
+                    out = net(x)
                 loss = loss_fn(out.float(), y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -236,12 +290,13 @@ def train(model: nn.Module, loss_fn: Callable, train_loader, val_loader, cfg: Tr
                 state["running_loss"] += float(loss.detach()) * len(x)
                 state["running_count"] += len(x)
                 state["batch"] += 1
-                n_images += len(x)
+                n_images += len(x) * ddp.world
                 bar.update(1)
             bar.close()
             seconds = time.perf_counter() - t0
             val_loss = evaluate_loss(model, val_loader, loss_fn, device)
-            row = {"epoch": epoch + 1, "train_loss": state["running_loss"] / max(state["running_count"], 1),
+            train_loss = ddp.mean(state["running_loss"] / max(state["running_count"], 1))
+            row = {"epoch": epoch + 1, "train_loss": train_loss,
                    "val_loss": val_loss, "lr": scheduler.get_last_lr()[0],
                    "images_per_s": n_images / seconds if seconds > 0 else float("nan"), "seconds": seconds}
             state["history"].append(row)
@@ -254,7 +309,8 @@ def train(model: nn.Module, loss_fn: Callable, train_loader, val_loader, cfg: Tr
                 state["bad_epochs"] += 1
             state.update(epoch=epoch + 1, batch=0, running_loss=0.0, running_count=0)
             save()
-            _write_history(state["history"], history_path)
+            if ddp.main:
+                _write_history(state["history"], history_path)
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     return TrainResult(history=copy.deepcopy(state["history"]), best_epoch=state["best_epoch"],

@@ -18,6 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -202,6 +205,8 @@ def train_void_model(cfg: dict, task: str, split_path, subboxes: dict, index_pat
     fingerprint = _fingerprint(task, cfg["model"], cfg["train"], train_idx.tolist(), split["val"].tolist(),
                                Path(subboxes["images"]).stat().st_size, mean_count)
     result = train(model, loss_fn, train_loader, val_loader, tcfg, workdir, history_out, fingerprint, augment)
+    if int(os.environ.get("RANK", "0")) != 0:  # DistributedDataParallel: rank 0 writes the files
+        return {}
     summary = {"task": task, "split": split["method"], "leaky": bool(split["leaky"]), "n_train": int(len(train_idx)),
                "n_val": int(len(split["val"])), "best_epoch": result.best_epoch,
                "best_val_loss": result.best_val_loss, "device": result.device, "epochs": tcfg.epochs}
@@ -214,6 +219,25 @@ def train_void_model(cfg: dict, task: str, split_path, subboxes: dict, index_pat
         checkpoint.unlink()
     log.info("trained %s on split %s: %s", task, split["method"], summary)
     return summary
+
+
+def train_void_model_distributed(devices: int, threads: int | None, log_path, **kwargs) -> None:
+    """Run :func:`train_void_model` in ``devices`` processes with torchrun (one job, one node).
+
+    Each process gets ``threads // devices`` CPU threads; on SIGTERM/SIGUSR1 torchrun forwards the
+    signal, every rank stops at the same batch and rank 0 saves the checkpoint.
+    """
+    args = dict(kwargs, threads=max(1, (threads or 1) // devices), log_path=str(log_path))
+    args_file = Path(kwargs["workdir"]) / "torchrun_args.json"
+    args_file.parent.mkdir(parents=True, exist_ok=True)
+    args_file.write_text(json.dumps(args, default=str))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={devices}",
+           "-m", "cosmodl.voids.train_cli", str(args_file)]
+    log.info("launching %s", " ".join(cmd))
+    proc = subprocess.run(cmd)
+    if proc.returncode != 0:
+        raise RuntimeError(f"torchrun with {devices} processes failed (exit {proc.returncode}); see {log_path}")
+    args_file.unlink(missing_ok=True)
 
 
 def load_void_model(path):
