@@ -27,6 +27,9 @@ def unavailable_reason() -> str | None:
         return "not Debian/Ubuntu with apt-get"
     if Path("/etc/slurm/slurm.conf").exists() and not Path("/etc/slurm/slurm.conf").is_symlink():
         return "/etc/slurm/slurm.conf belongs to a real installation"
+    running = subprocess.run(["pgrep", "-x", "slurmctld|slurmd"], capture_output=True, text=True).stdout.split()
+    if running:
+        return f"SLURM daemons already run here (pids {' '.join(running)}); not touching them"
     return None
 
 
