@@ -74,3 +74,35 @@ def test_metrics_document_follows_its_schema_and_compares_with_baselines(repo_ro
     del broken["maps"]["spatial"]["model"]["roc_auc"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, load_yaml(repo_root / "workflow/schemas/voids_metrics.schema.yaml"))
+
+
+@pytest.mark.parametrize("map_target", ["void_fraction", "void_centres"])
+def test_train_and_evaluate_a_map_model_on_either_target(repo_root, tmp_path, map_target):
+    from cosmodl.config import validate_config
+    from cosmodl.voids.learn import evaluate_void_model, train_void_model
+
+    rng = np.random.default_rng(0)
+    n = 40
+    images = rng.poisson(2.0, (n, 16, 16)).astype(np.float32)
+    paths = {}
+    for name, arr in (("images", images), ("void_fraction", rng.random((n, 4, 4)).astype(np.float32)),
+                      ("void_centres", rng.poisson(0.3, (n, 4, 4)).astype(np.float32))):
+        paths[name] = tmp_path / f"{name}.npy"
+        np.save(paths[name], arr)
+    split = {"method": "spatial", "leaky": False, "train": list(range(24)), "val": list(range(24, 32)),
+             "test": list(range(32, 40))}
+    (tmp_path / "split.json").write_text(json.dumps(split))
+    cfg = validate_config({"voids": {"model": {"decoder_channels": 8, "map_target": map_target},
+                                     "train": {"epochs": 1, "batch_size": 8, "device": "cpu"},
+                                     "evaluation": {"baseline_sigmas": [1]}}},
+                          load_yaml(repo_root / "workflow/schemas/config.schema.yaml"))["voids"]
+    summary = train_void_model(cfg, "map", tmp_path / "split.json", paths, None, tmp_path / "m.pt",
+                               tmp_path / "h.csv", tmp_path / "ck", threads=1)
+    assert summary["n_train"] == 24 and not (tmp_path / "ck" / "checkpoint.pt").exists()
+    out = evaluate_void_model(cfg, tmp_path / "m.pt", tmp_path / "split.json", paths, None, tmp_path / "e.json",
+                              tmp_path / "p.npz", threads=1)
+    assert out["truth"] == map_target and out["n_test"] == 8
+    pred = np.load(tmp_path / "p.npz")
+    assert pred["model"].shape == (8, 4, 4) and 0 <= pred["model"].min() and pred["model"].max() <= 1
+    expected = np.load(paths[map_target])[32:40]
+    np.testing.assert_allclose(pred["truth"], np.minimum(expected, 1) if map_target == "void_centres" else expected)

@@ -289,17 +289,20 @@ def evaluate_void_model(cfg: dict, model_path, split_path, subboxes: dict, index
            "n_train": int(len(train_idx)), "n_test": int(len(test_idx)), "training": record["summary"]}
     arrays = {"indices": test_idx, "model": prediction}
     if record["task"] == "map":
-        truth = np.load(subboxes["void_fraction"], mmap_mode="r")
-        truth_test = np.asarray(truth[test_idx], dtype=np.float64)
+        target = record.get("map_target", "void_fraction")  # what the network was fitted to
+        truth = np.load(subboxes[target], mmap_mode="r")
+        as_truth = (lambda a: clip_to_one(np.asarray(a, dtype=np.float64))) if target == "void_centres" else (
+            lambda a: np.asarray(a, dtype=np.float64))
+        truth_test = as_truth(truth[test_idx])
         fit_idx = train_idx if len(train_idx) <= 2000 else np.sort(
             np.random.default_rng(0).choice(train_idx, 2000, replace=False))
         baseline = UnderdensityBaseline(ev["baseline_sigmas"], ev["void_threshold"]).fit(
-            np.asarray(images[fit_idx]), np.asarray(truth[fit_idx], dtype=np.float64))
+            np.asarray(images[fit_idx]), as_truth(truth[fit_idx]))
         base_pred = baseline.predict(np.asarray(images[test_idx]), truth.shape[-1])
         out["model"] = map_metrics(prediction, truth_test, ev["void_threshold"])
         out["baselines"] = {"underdensity": dict(map_metrics(base_pred, truth_test, ev["void_threshold"]),
                                                  sigma_px=baseline.sigma_px)}
-        out["truth"] = "void_fraction"
+        out["truth"] = target
         arrays.update(truth=truth_test.astype(np.float32), underdensity=base_pred.astype(np.float32))
     else:
         targets, galaxies = count_targets(index_path)
