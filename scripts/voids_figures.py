@@ -21,4 +21,4 @@ with logged_step(snakemake.log[0]):
     lattice = lattice_from_index(inp.index)
     voids_figures(json.loads(Path(inp.metrics).read_text()), by_task_and_split(inp.predictions),
                   by_task_and_split(inp.histories), inp.images, lattice.size * lattice.cell,
-                  Path(snakemake.output.counts).parent, voids["evaluation"]["n_demo"], voids["split"]["method"])
+                  Path(snakemake.output.counts).parent, voids["figures"]["n_demo"], voids["split"]["method"])

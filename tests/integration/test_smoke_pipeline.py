@@ -1,6 +1,7 @@
 """The smoke pipeline through the real snakemake CLI (seconds)."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -85,6 +86,15 @@ def test_rerun_has_nothing_to_do(repo_root, smoke_run):
     result = snakemake(repo_root, smoke_run, "-n")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_a_figure_setting_reruns_only_the_figures(repo_root, smoke_run, tmp_path):
+    (tmp_path / "demo.yaml").write_text("voids:\n  figures:\n    n_demo: 1\n")
+    result = snakemake(repo_root, smoke_run, "--configfile", str(repo_root / "configs/smoke.yaml"),
+                       str(tmp_path / "demo.yaml"), "-n", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = set(re.findall(r"^(voids_\w+)\s+\d+$", result.stdout + result.stderr, flags=re.M))
+    assert jobs == {"voids_figures"}, jobs
 
 
 def test_bad_config_key_stops_before_any_output(repo_root, tmp_path):

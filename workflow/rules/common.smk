@@ -79,3 +79,16 @@ def train_size_reference(wildcards):
     if wildcards.method == "random" and VOIDS["leakage"]["match_train_size"]:
         return ["results/voids/splits/spatial.json"]
     return []
+
+
+def voids_section(*keys):
+    """The parts of config["voids"] one rule reads, passed as its params.
+
+    Snakemake reruns a job whose params changed, so each rule gets only what it uses: a new
+    n_demo redraws figures but does not retrain. split.method only picks the headline split,
+    so it is left out of the split rule's params.
+    """
+    section = {k: VOIDS[k] for k in keys}
+    if "split" in section and "figures" not in section:
+        section["split"] = {k: v for k, v in section["split"].items() if k != "method"}
+    return section

@@ -31,7 +31,7 @@ rule voids_galaxies:
         mem_mb=8000,
         runtime=30,
     params:
-        voids=VOIDS,
+        voids=voids_section("box_size", "seed", "cosmology", "galaxies"),
     script:
         "../../scripts/voids_galaxies.py"
 
@@ -52,7 +52,7 @@ rule voids_catalogue:
         mem_mb=8000,
         runtime=60,
     params:
-        voids=VOIDS,
+        voids=voids_section("box_size", "catalogue"),
     script:
         "../../scripts/voids_catalogue.py"
 
@@ -75,7 +75,7 @@ rule voids_subboxes:
         mem_mb=8000,
         runtime=60,
     params:
-        voids=VOIDS,
+        voids=voids_section("box_size", "subboxes"),
     script:
         "../../scripts/voids_subboxes.py"
 
@@ -93,7 +93,7 @@ rule voids_split:
         mem_mb=1000,
         runtime=10,
     params:
-        voids=VOIDS,
+        voids=voids_section("split"),
     script:
         "../../scripts/voids_split.py"
 
@@ -116,7 +116,7 @@ rule voids_train:
         mem_mb=16000,
         runtime=720,
     params:
-        voids=VOIDS,
+        voids=voids_section("model", "train"),
         workdir="results/voids/checkpoints/{task}_{method}",
     script:
         "../../scripts/voids_train.py"
@@ -139,7 +139,7 @@ rule voids_evaluate:
         mem_mb=16000,
         runtime=60,
     params:
-        voids=VOIDS,
+        voids=voids_section("train", "evaluation"),
     script:
         "../../scripts/voids_evaluate.py"
 
@@ -191,7 +191,7 @@ rule voids_figures:
                 category="voids",
                 subcategory="void maps",
             )
-            for i in range(VOIDS["evaluation"]["n_demo"])
+            for i in range(VOIDS["figures"]["n_demo"])
         ],
         counts=report(
             "results/voids/figures/counts_result.png",
@@ -223,7 +223,7 @@ rule voids_figures:
         mem_mb=4000,
         runtime=10,
     params:
-        voids=VOIDS,
+        voids=voids_section("figures", "split"),
         tasks=VOID_TASKS,
         splits=TRAIN_SPLITS,
     script:
