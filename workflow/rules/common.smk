@@ -82,11 +82,11 @@ def train_size_reference(wildcards):
 
 
 def voids_section(*keys):
-    """The parts of config["voids"] one rule reads, passed as its params.
+    """The parts of config["voids"] that a job reads, passed as its params.
 
-    Snakemake reruns a job whose params changed, so each rule gets only what it uses: a new
-    n_demo redraws figures but does not retrain. split.method only picks the headline split,
-    so it is left out of the split rule's params.
+    Snakemake reruns a job whose params changed, so jobs get only what they use (a new n_demo
+    redraws figures but does not retrain). split.method only picks the headline split, so the
+    split jobs do not get it.
     """
     section = {k: VOIDS[k] for k in keys}
     if "split" in section and "figures" not in section:
