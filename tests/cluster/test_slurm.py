@@ -75,7 +75,10 @@ def slurm(tmp_path_factory):
     if reason:
         print(f"real-SLURM tests skipped: {reason}")
         pytest.skip(f"real SLURM needs root on Debian/Ubuntu with apt: {reason}")
-    cluster = Cluster(tmp_path_factory.mktemp("slurm")).start()
+    try:
+        cluster = Cluster(tmp_path_factory.mktemp("slurm")).start()
+    except PermissionError as exc:  # e.g. a container without CAP_MKNOD for the fake GPU devices
+        pytest.skip(f"cannot set up the test SLURM here: {exc}")
     yield cluster
     cluster.stop()
 
