@@ -108,8 +108,8 @@ def bench_images(n_gal=10_000_000, out_dir=None):
 def bench_training(side=64, batch=32, steps=12, n_images=1024, out_dir=None, device="auto"):
     import torch
 
-    from cosmodl.training import ArrayDataset, make_loader, pick_device
-    from cosmodl.training.device import autocast_context, memory_format
+    from cosmodl.training import ArrayDataset, make_loader, pick_device, train_step
+    from cosmodl.training.device import memory_format
     from cosmodl.models import VoidMapNet
     from cosmodl.voids.learn import ImageTransform, _augment_map, map_loss
 
@@ -126,15 +126,8 @@ def bench_training(side=64, batch=32, steps=12, n_images=1024, out_dir=None, dev
         model = VoidMapNet("resnet18").to(dev, memory_format=memory_format(dev))
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
-        def step(x, y, generator):
-            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-            x, y = _augment_map(x, y, generator)
-            with autocast_context(dev):
-                out = model(x.contiguous(memory_format=memory_format(dev)))
-            loss = map_loss(out.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        def step(x, y, generator):  # the trainer's own step, so the bench times what training runs
+            train_step(model, opt, map_loss, x, y, dev, _augment_map, generator)
 
         def sync():
             if dev.type == "cuda":

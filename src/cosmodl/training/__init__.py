@@ -2,7 +2,7 @@
 
 from .data import ArrayDataset, EpochBatchSampler, make_loader
 from .device import autocast_context, pick_device
-from .trainer import TrainConfig, TrainingInterrupted, TrainResult, train
+from .trainer import TrainConfig, TrainingInterrupted, TrainResult, train, train_step
 
 __all__ = ["ArrayDataset", "EpochBatchSampler", "make_loader", "autocast_context", "pick_device",
-           "TrainConfig", "TrainingInterrupted", "TrainResult", "train"]
+           "TrainConfig", "TrainingInterrupted", "TrainResult", "train", "train_step"]

@@ -187,6 +187,35 @@ def evaluate_loss(model: nn.Module, loader, loss_fn: Callable, device: torch.dev
     return total / max(count, 1)
 
 
+def train_step(net: nn.Module, optimizer, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
+               device: torch.device, augment: Callable | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """One optimisation step: move the batch, augment, forward (autocast on CUDA), backward, step.
+
+    Parameters
+    ----------
+    x : tensor (B, 1, H, W); y : tensor (B, ...)
+    augment : callable, optional
+        ``augment(x, y, generator) -> (x, y)``.
+
+    Returns
+    -------
+    The batch loss, detached (a 0-d tensor on ``device``).
+    """
+    x = x.to(device, non_blocking=True)
+    y = y.to(device, non_blocking=True)
+    if augment is not None:
+        x, y = augment(x, y, generator)
+    x = x.contiguous(memory_format=memory_format(device))
+    with autocast_context(device):
+        out = net(x)
+    loss = loss_fn(out.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 def train(model: nn.Module, loss_fn: Callable, train_loader, val_loader, cfg: TrainConfig, workdir: str | Path,
           history_path: str | Path, fingerprint: str = "", augment: Callable | None = None) -> TrainResult:
     """Fit ``model`` with AdamW and a one-cycle schedule; resume from ``workdir/checkpoint.pt``.
@@ -274,20 +303,12 @@ def train(model: nn.Module, loss_fn: Callable, train_loader, val_loader, cfg: Tr
                 if ddp.any(flag.signum is not None):
                     save()
                     raise TrainingInterrupted(flag.signum or signal.SIGTERM, checkpoint)
-                x = x.to(device, non_blocking=True)
-                y = y.to(device, non_blocking=True)
+                generator = None
                 if augment is not None and cfg.augment:
                     generator = torch.Generator().manual_seed(_batch_seed(cfg.seed, epoch, state["batch"]))
-                    x, y = augment(x, y, generator)
-                x = x.contiguous(memory_format=memory_format(device))
-                with autocast_context(device):
-                    out = net(x)
-                loss = loss_fn(out.float(), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                loss = train_step(net, optimizer, loss_fn, x, y, device, augment if generator else None, generator)
                 scheduler.step()
-                state["running_loss"] += float(loss.detach()) * len(x)
+                state["running_loss"] += float(loss) * len(x)
                 state["running_count"] += len(x)
                 state["batch"] += 1
                 n_images += len(x) * ddp.world
