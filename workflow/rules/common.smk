@@ -81,14 +81,15 @@ def train_size_reference(wildcards):
     return []
 
 
-def voids_section(*keys):
+def voids_section(*keys, omit=()):
     """The parts of config["voids"] that a job reads, passed as its params.
 
     Snakemake reruns a job whose params changed, so jobs get only what they use (a new n_demo
-    redraws figures but does not retrain). split.method only picks the headline split, so the
-    split jobs do not get it.
+    redraws figures but does not retrain). Keys named in omit are dropped from every section
+    (split.method only picks the headline split, so the split jobs do not get it).
     """
     section = {k: VOIDS[k] for k in keys}
-    if "split" in section and "figures" not in section:
-        section["split"] = {k: v for k, v in section["split"].items() if k != "method"}
+    for k, value in section.items():
+        if isinstance(value, dict):
+            section[k] = {n: v for n, v in value.items() if n not in omit}
     return section

@@ -93,7 +93,7 @@ rule voids_split:
         mem_mb=1000,
         runtime=10,
     params:
-        voids=voids_section("split"),
+        voids=voids_section("split", omit=("method",)),
     script:
         "../../scripts/voids_split.py"
 
@@ -224,7 +224,5 @@ rule voids_figures:
         runtime=10,
     params:
         voids=voids_section("figures", "split"),
-        tasks=VOID_TASKS,
-        splits=TRAIN_SPLITS,
     script:
         "../../scripts/voids_figures.py"

@@ -55,18 +55,20 @@ class UnderdensityBaseline:
         self.train_aucs = dict(zip(map(float, self.sigmas), aucs))
         score = underdensity_score(images, self.sigma_px, m).ravel()
         self.edges = np.quantile(score, np.linspace(0, 1, self.n_bins + 1))
-        which = np.clip(np.searchsorted(self.edges, score, side="right") - 1, 0, self.n_bins - 1)
+        which = self._bin(score)
         sums = np.bincount(which, weights=truth.ravel(), minlength=self.n_bins)
         counts = np.bincount(which, minlength=self.n_bins)
-        values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-        self.values = np.maximum.accumulate(np.nan_to_num(values, nan=0.0))  # monotone in the score
+        # mean truth per bin (0 for an empty bin), made monotone in the score
+        self.values = np.maximum.accumulate(sums / np.maximum(counts, 1))
         return self
+
+    def _bin(self, score: np.ndarray) -> np.ndarray:
+        """Index of the training-set score quantile bin of each score."""
+        return np.clip(np.searchsorted(self.edges, score, side="right") - 1, 0, self.n_bins - 1)
 
     def predict(self, images: np.ndarray, map_size: int) -> np.ndarray:
         """Void probability, shape (N, map_size, map_size)."""
-        score = underdensity_score(images, self.sigma_px, map_size)
-        which = np.clip(np.searchsorted(self.edges, score, side="right") - 1, 0, self.n_bins - 1)
-        return self.values[which]
+        return self.values[self._bin(underdensity_score(images, self.sigma_px, map_size))]
 
 
 def counts_baselines(train_targets: np.ndarray, test_targets_shape: tuple, train_galaxies: np.ndarray,

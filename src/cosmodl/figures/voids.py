@@ -73,8 +73,8 @@ def counts_figure(truth: np.ndarray, predicted: np.ndarray, baseline: np.ndarray
                        label=f"baseline: linear in galaxy count (r={pearson_r(t, baseline[:, j]):.2f}, "
                              f"RMSE={rmse(t, baseline[:, j]):.3g})")
         ax.scatter(t, p, s=10, c="tab:blue", alpha=0.8, label=f"ResNet (r={pearson_r(t, p):.2f}, RMSE={rmse(t, p):.3g})")
-        lo = min(t.min(), p.min(), *(baseline[:, j].min(),) if baseline is not None else ())
-        hi = max(t.max(), p.max(), *(baseline[:, j].max(),) if baseline is not None else ())
+        shown = [t, p] if baseline is None else [t, p, baseline[:, j]]
+        lo, hi = min(a.min() for a in shown), max(a.max() for a in shown)
         ax.plot([lo, hi], [lo, hi], "r-", lw=1.5, label="y = x")
         ax.set_xlabel(f"true {labels[j]}")
         ax.set_ylabel(f"predicted {labels[j]}")

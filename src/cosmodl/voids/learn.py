@@ -143,11 +143,16 @@ def _fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def map_truth_transform(map_target: str):
+    """How a stored map becomes the BCE target and the evaluation truth: centres clipped to 1."""
+    return clip_to_one if map_target == "void_centres" else None
+
+
 def _task_data(cfg: dict, task: str, subboxes: dict, index_path):
     """(targets source, target transform, augment, loss) of a task; training stats filled later."""
     if task == "map":
         target = cfg["model"]["map_target"]
-        return subboxes[target], (clip_to_one if target == "void_centres" else None), _augment_map, map_loss
+        return subboxes[target], map_truth_transform(target), _augment_map, map_loss
     if task == "counts":
         targets, _ = count_targets(index_path)
         return targets, None, _augment_counts, counts_loss
@@ -291,8 +296,11 @@ def evaluate_void_model(cfg: dict, model_path, split_path, subboxes: dict, index
     if record["task"] == "map":
         target = record.get("map_target", "void_fraction")  # what the network was fitted to
         truth = np.load(subboxes[target], mmap_mode="r")
-        as_truth = (lambda a: clip_to_one(np.asarray(a, dtype=np.float64))) if target == "void_centres" else (
-            lambda a: np.asarray(a, dtype=np.float64))
+        transform_truth = map_truth_transform(target) or (lambda a: a)
+
+        def as_truth(rows):
+            return transform_truth(np.asarray(rows, dtype=np.float64))
+
         truth_test = as_truth(truth[test_idx])
         fit_idx = train_idx if len(train_idx) <= 2000 else np.sort(
             np.random.default_rng(0).choice(train_idx, 2000, replace=False))
