@@ -221,7 +221,7 @@ def _deposit_sorted_parallel(pos, weights, offsets, inv_cell, n, flat, group):
 
 
 def sort_by_x_cell(pos: np.ndarray, box_size: float, n: int, weights=None):
-    """Counting-sort particles by the x-slab of their lower CIC node.
+    """Counting-sort particles by the x-slab of their lower CIC node, then by blocks of ``Y_BLOCK`` y-rows.
 
     Parameters
     ----------

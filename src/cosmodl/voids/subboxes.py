@@ -28,6 +28,7 @@ Products per subbox
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,12 +92,12 @@ class SubboxLattice:
         """Cell (pixel) size in Mpc/h."""
         return self.box_size / self.n_cells
 
-    @property
+    @functools.cached_property
     def origins_1d(self) -> np.ndarray:
-        """Origins along one axis in cells, shape (na,), int64."""
+        """Origins along one axis in cells, shape (na,), int64 (computed once; do not modify)."""
         return self._all_origins()[: self.count]
 
-    @property
+    @functools.cached_property
     def n_per_axis(self) -> int:
         return len(self.origins_1d)
 
@@ -372,8 +373,9 @@ def build_subbox_products(galaxy_pos: np.ndarray, voids: dict, lattice: SubboxLa
                     image = _cut_window(galaxy_planes[k], lattice, ox, oy)
                     images[s] = image
                     n_galaxies[s] = image.sum(dtype=np.float64)
-                    fraction[s] = _block_reduce(_cut_window(plane, lattice, ox, oy), factor, "mean")
-                    void_volume[s] = fraction[s].mean(dtype=np.float64) * depth**3
+                    fraction_map = _block_reduce(_cut_window(plane, lattice, ox, oy), factor, "mean")
+                    fraction[s] = fraction_map
+                    void_volume[s] = fraction_map.mean(dtype=np.float64) * depth**3
                     centres[s] = _block_reduce(_cut_window(centre_planes[k], lattice, ox, oy), factor, "sum")
         for array in (images, fraction, centres):
             array.flush()
