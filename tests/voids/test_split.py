@@ -1,11 +1,11 @@
-import itertools
 
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from cosmodl.errors import ConfigError
-from cosmodl.voids.split import DROPPED, TEST, TRAIN, VAL, overlap_cells, random_split, spatial_split, split_record
+from cosmodl.splits import TEST, TRAIN, VAL, random_split, split_record
+from cosmodl.voids.split import overlap_cells, spatial_split, voids_crossing_faces
 from cosmodl.voids.subboxes import SubboxLattice
 
 
@@ -61,7 +61,7 @@ def test_random_split_leaks_and_is_flagged():
     test, train = origins[roles == TEST][:50], origins[roles == TRAIN]
     shared = overlap_cells(test[:, None, :], train[None, :, :], 224, 1050).max(axis=1)
     assert np.all(shared >= 187 * 224**2)  # every test box shares >= 187/224 = 83.5 % with a training box
-    record = split_record(roles, "random", {"seed": 1})
+    record = split_record(roles, "random", {"seed": 1}, leaky=True)
     assert record["leaky"] is True and record["counts"]["test"] == round(0.2 * 10_648)
     np.testing.assert_array_equal(roles, random_split(lattice.n_subboxes, 0.2, 0.0, seed=1))
 
@@ -69,7 +69,7 @@ def test_random_split_leaks_and_is_flagged():
 def test_paper_spatial_split_counts():
     lattice = SubboxLattice(1050.0, 1050, 224, 37, count=22)
     roles = spatial_split(lattice, 0.25, 0.25)
-    record = split_record(roles, "spatial", {})
+    record = split_record(roles, "spatial", {}, leaky=False)
     # x-origins: test 0, 37 (2 of 22); val 296 (1); train 555 ... 777 (7); 12 dropped, each x 22^2
     assert record["counts"] == {"train": 7 * 484, "val": 484, "test": 2 * 484, "dropped_buffer": 12 * 484}
     assert record["leaky"] is False
@@ -79,3 +79,44 @@ def test_too_thin_slab_is_a_clear_error():
     lattice = SubboxLattice(1050.0, 1050, 224, 37, count=22)
     with pytest.raises(ConfigError, match="test slab"):
         spatial_split(lattice, 0.2, 0.3)
+
+
+def test_buffer_keeps_test_and_training_subboxes_apart_and_zero_changes_nothing():
+    lattice = SubboxLattice(512.0, 256, 32, 4)
+    plain = spatial_split(lattice, 0.25, 0.25)
+    np.testing.assert_array_equal(plain, spatial_split(lattice, 0.25, 0.25, buffer_mpc=0.0))
+    buffered = spatial_split(lattice, 0.25, 0.25, buffer_mpc=39.0)  # 19.5 cells of 2 Mpc/h -> 20
+    np.testing.assert_array_equal(buffered == TEST, plain == TEST)  # the test set does not change
+    x = lattice.origins()[:, 0]
+    for a, b in [(TEST, TRAIN), (VAL, TRAIN), (TEST, VAL)]:
+        xa, xb = np.unique(x[buffered == a]), np.unique(x[buffered == b])
+        gaps = np.minimum((xb[None] - (xa[:, None] + 32)) % 256, (xa[:, None] - (xb[None] + 32)) % 256)
+        assert gaps.min() >= 20
+    assert (buffered == TRAIN).sum() < (plain == TRAIN).sum()
+
+
+def brute_crossing(voids, lattice, roles, a, b):
+    """Voids whose span along x meets a cell covered by an `a` subbox and one covered by a `b` subbox."""
+    n, cell = lattice.n_cells, lattice.cell
+    x = lattice.origins()[:, 0]
+    cover = {r: {int(c) % n for o in np.unique(x[roles == r]) for c in range(o, o + lattice.size)} for r in (a, b)}
+    count = 0
+    for cx, r in zip(voids["x"], voids["radius"]):
+        cells = {int(c) % n for c in range(int(np.floor((cx - r) / cell)), int(np.ceil((cx + r) / cell)))}
+        count += bool(cells & cover[a]) and bool(cells & cover[b])
+    return count
+
+
+def test_voids_crossing_faces_counts_spheres_reaching_both_sets():
+    lattice = SubboxLattice(512.0, 256, 32, 4)
+    roles = spatial_split(lattice, 0.25, 0.3)
+    rng = np.random.default_rng(0)
+    voids = {"x": rng.random(300) * 512, "y": rng.random(300) * 512, "z": rng.random(300) * 512,
+             "radius": rng.uniform(10, 40, 300)}
+    crossing = voids_crossing_faces(voids, lattice, roles)
+    assert crossing["test|train"] == brute_crossing(voids, lattice, roles, TEST, TRAIN) > 0
+    assert crossing["val|train"] == brute_crossing(voids, lattice, roles, VAL, TRAIN) > 0
+    planted = {"x": np.array([1.0, 60.0]), "y": np.zeros(2), "z": np.zeros(2), "radius": np.array([20.0, 20.0])}
+    assert voids_crossing_faces(planted, lattice, roles)["test|train"] == 1  # only the one on the x = 0 face
+    far = spatial_split(lattice, 0.25, 0.3, buffer_mpc=80.0)  # 2 R_max: no sphere reaches two sets
+    assert voids_crossing_faces(voids, lattice, far) == {"test|train": 0, "val|train": 0, "test|val": 0}

@@ -1,29 +1,40 @@
-"""Train / validation / test splits of subboxes that cannot leak.
+"""Splits of the voids subboxes that cannot leak, and how many voids still cross between sets.
 
-``spatial`` (default): the box is cut along one axis into three periodic slabs, test
-``[offset, offset + T)``, validation ``[.., .. + V)`` and training (the rest), with
-``T = round(test_fraction n)`` and ``V = round(val_fraction n)`` cells. A subbox takes the role of
-the slab that holds its whole extent along that axis; subboxes that straddle two slabs are dropped
-as a buffer. Test, validation and training subboxes are then disjoint along the split axis, hence
-share no volume, periodic images included.
+``spatial`` (default): the box is cut along one axis into three periodic slabs (see
+:func:`cosmodl.splits.slab_split`): test ``[offset, offset + T)``, validation the next ``V`` cells
+and training the rest. A subbox takes the role of the slab that holds its whole extent along that
+axis; subboxes that straddle two slabs are dropped as a buffer. Test, validation and training
+subboxes are then disjoint along the split axis, hence share no volume, periodic images included.
+``split.buffer`` (Mpc/h) keeps the sets that far apart as well.
 
-``random``: the 2019 split (a seeded random permutation). Overlapping subboxes land on both sides,
-so the test score is inflated; it is kept only for the leakage comparison and labelled ``leaky``.
+Even with no shared volume, one void sphere can reach into a test subbox and a training subbox
+across the face between their slabs, so part of one void sits in both sets' targets.
+:func:`voids_crossing_faces` counts such voids for the chosen buffer; a buffer of twice the
+largest void radius brings the count to zero.
+
+``random``: the 2019 split (a seeded random permutation, :func:`cosmodl.splits.random_split`).
+Overlapping subboxes land on both sides, so the test score is inflated; it is kept only for the
+leakage comparison and recorded as ``leaky``.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ConfigError
+from ..splits import ROLE_NAMES, TEST, TRAIN, VAL, occupancy, slab_bounds, slab_split, touches
 from .subboxes import SubboxLattice
 
-TRAIN, VAL, TEST, DROPPED = 0, 1, 2, -1
-ROLE_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
+
+def buffer_cells(buffer_mpc: float, cell: float) -> int:
+    """A buffer in Mpc/h as a whole number of cells, rounded up (never thinner than asked)."""
+    return int(math.ceil(buffer_mpc / cell - 1e-9)) if buffer_mpc > 0 else 0
 
 
 def spatial_split(lattice: SubboxLattice, test_fraction: float, val_fraction: float, axis: int = 0,
-                  offset_cells: int = 0) -> np.ndarray:
+                  offset_cells: int = 0, buffer_mpc: float = 0.0) -> np.ndarray:
     """Assign each subbox a role by which slab along ``axis`` contains it.
 
     Parameters
@@ -35,6 +46,9 @@ def spatial_split(lattice: SubboxLattice, test_fraction: float, val_fraction: fl
         0, 1 or 2 for x, y, z.
     offset_cells : int
         Where the test slab starts, in cells.
+    buffer_mpc : float
+        Gap in Mpc/h between subboxes of different roles, taken from the training slab (and from
+        the validation slab at the test|validation face).
 
     Returns
     -------
@@ -48,44 +62,48 @@ def spatial_split(lattice: SubboxLattice, test_fraction: float, val_fraction: fl
     """
     if axis not in (0, 1, 2):
         raise ConfigError(f"split.axis = {axis} must be 0, 1 or 2")
-    if not (0 < test_fraction < 1 and 0 <= val_fraction < 1 and test_fraction + val_fraction < 1):
-        raise ConfigError(f"split fractions test = {test_fraction}, val = {val_fraction} must be positive "
-                          "and sum below 1")
     n = lattice.n_cells
-    test_w = int(round(test_fraction * n))
-    val_w = int(round(val_fraction * n))
-    slabs = [(TEST, 0, test_w), (VAL, test_w, val_w), (TRAIN, test_w + val_w, n - test_w - val_w)]
-    start_along = (lattice.origins()[:, axis] - offset_cells) % n
-    roles = np.full(lattice.n_subboxes, DROPPED, dtype=np.int8)
-    for role, start, width in slabs:
-        inside = (start_along >= start) & (start_along + lattice.size <= start + width)
-        roles[inside] = role
-    for role, _, width in slabs:
-        if (role != VAL or val_w > 0) and not np.any(roles == role):
-            name = ROLE_NAMES[role]
+    buffer = buffer_cells(buffer_mpc, lattice.cell)
+    roles = slab_split(lattice.origins()[:, axis], lattice.size, n, test_fraction, val_fraction, offset_cells, buffer)
+    widths = {role: hi - lo for role, lo, hi in slab_bounds(n, test_fraction, val_fraction, offset_cells, buffer)}
+    for role in (TEST, VAL, TRAIN):
+        if (role != VAL or round(val_fraction * n) > 0) and not np.any(roles == role):
             need = (lattice.size + lattice.stride - 1) / n
-            raise ConfigError(f"split: the {name} slab ({width} cells) holds no whole subbox of {lattice.size} "
-                              f"cells; raise its fraction to at least about {need:.3f}")
+            raise ConfigError(f"split: the {ROLE_NAMES[role]} slab ({widths.get(role, 0)} cells after a buffer of "
+                              f"{buffer} cells) holds no whole subbox of {lattice.size} cells; raise its fraction "
+                              f"to at least about {need:.3f} or lower split.buffer")
     return roles
 
 
-def random_split(n_subboxes: int, test_fraction: float, val_fraction: float, seed: int) -> np.ndarray:
-    """The 2019 random split (leaky: overlapping subboxes fall on both sides).
+def voids_crossing_faces(voids: dict, lattice: SubboxLattice, roles: np.ndarray, axis: int = 0) -> dict:
+    """Number of void spheres that reach into subboxes of two different roles.
+
+    Along the split axis, a sphere spans ``[c - R, c + R]`` (periodic); it crosses between two
+    roles when that span meets cells covered by subboxes of both. The subboxes cover every
+    position across the other two axes, so this is the number of voids that can appear, in part,
+    in both sets' targets.
+
+    Parameters
+    ----------
+    voids : dict
+        Columns ``x``, ``y``, ``z``, ``radius`` in Mpc/h.
+    lattice : SubboxLattice
+    roles : ndarray, shape (n_subboxes,), int8
+    axis : int
 
     Returns
     -------
-    roles : ndarray, shape (n_subboxes,), int8; 0 train, 1 val, 2 test.
+    dict
+        ``{"test|train": n, "val|train": n, "test|val": n}``.
     """
-    if not (0 < test_fraction < 1 and 0 <= val_fraction < 1 and test_fraction + val_fraction < 1):
-        raise ConfigError(f"split fractions test = {test_fraction}, val = {val_fraction} must be positive "
-                          "and sum below 1")
-    order = np.random.default_rng(seed).permutation(n_subboxes)
-    n_test = int(round(test_fraction * n_subboxes))
-    n_val = int(round(val_fraction * n_subboxes))
-    roles = np.full(n_subboxes, TRAIN, dtype=np.int8)
-    roles[order[:n_test]] = TEST
-    roles[order[n_test:n_test + n_val]] = VAL
-    return roles
+    centre = np.asarray(voids["xyz"[axis]], dtype=np.float64) / lattice.cell
+    radius = np.asarray(voids["radius"], dtype=np.float64) / lattice.cell
+    start = lattice.origins()[:, axis]
+    reach = {role: touches(centre - radius, centre + radius,
+                           occupancy(start[roles == role], lattice.size, lattice.n_cells))
+             for role in (TRAIN, VAL, TEST)}
+    pairs = {"test|train": (TEST, TRAIN), "val|train": (VAL, TRAIN), "test|val": (TEST, VAL)}
+    return {name: int(np.sum(reach[a] & reach[b])) for name, (a, b) in pairs.items()}
 
 
 def overlap_cells(origin_a: np.ndarray, origin_b: np.ndarray, size: int, n_cells: int) -> np.ndarray:
@@ -105,13 +123,3 @@ def overlap_cells(origin_a: np.ndarray, origin_b: np.ndarray, size: int, n_cells
     along = np.maximum(0, size - d) + np.maximum(0, d + size - n_cells)
     along = np.minimum(along, size)
     return np.prod(along, axis=-1)
-
-
-def split_record(roles: np.ndarray, method: str, params: dict) -> dict:
-    """The split file's content: method, parameters, leak flag, counts and index lists."""
-    record = {"method": method, "leaky": method == "random", "params": params,
-              "counts": {name: int(np.sum(roles == role)) for role, name in ROLE_NAMES.items()}}
-    record["counts"]["dropped_buffer"] = int(np.sum(roles == DROPPED))
-    for role, name in ROLE_NAMES.items():
-        record[name] = np.flatnonzero(roles == role).tolist()
-    return record
