@@ -1,5 +1,12 @@
-"""Neural networks shared by the stages (torchvision backbones with task heads)."""
+"""Neural networks: the model registry, shared backbones, and each stage's architectures.
 
-from .resnet import VoidCountNet, VoidMapNet, build_resnet_encoder, build_void_model
+``build_model(name, cfg)`` builds any registered architecture; importing this package registers
+those of every stage.
+"""
 
-__all__ = ["VoidCountNet", "VoidMapNet", "build_resnet_encoder", "build_void_model"]
+from .backbones import ResNetBackbone, build_resnet_encoder
+from .registry import build_model, model_names, register_model
+from .voids import VoidCountNet, VoidMapNet
+
+__all__ = ["ResNetBackbone", "build_resnet_encoder", "build_model", "model_names", "register_model",
+           "VoidCountNet", "VoidMapNet"]

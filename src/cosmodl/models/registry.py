@@ -1,0 +1,57 @@
+"""Models by name: ``build_model(name, cfg)`` for every stage, from an explicit registry.
+
+A stage registers each architecture once, next to its class::
+
+    @register_model("void_map")
+    def _build_void_map(cfg: dict) -> nn.Module:
+        return VoidMapNet(cfg["arch"], cfg["decoder_channels"])
+
+and the trainer, the records and the tests then build it from its name and its config section.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from ..errors import ConfigError
+
+Builder = Callable[[dict], nn.Module]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register_model(name: str) -> Callable[[Builder], Builder]:
+    """Decorator that registers ``builder(cfg) -> nn.Module`` under ``name``.
+
+    Raises
+    ------
+    ValueError
+        If another builder already has that name.
+    """
+
+    def decorate(builder: Builder) -> Builder:
+        if name in _BUILDERS and _BUILDERS[name] is not builder:
+            raise ValueError(f"model name {name!r} is registered twice")
+        _BUILDERS[name] = builder
+        return builder
+
+    return decorate
+
+
+def model_names() -> list[str]:
+    """Registered model names, sorted."""
+    return sorted(_BUILDERS)
+
+
+def build_model(name: str, cfg: dict | None = None) -> nn.Module:
+    """A new model of architecture ``name`` built from its config section ``cfg``.
+
+    Raises
+    ------
+    ConfigError
+        If ``name`` is not registered; the message lists the registered names.
+    """
+    if name not in _BUILDERS:
+        raise ConfigError(f"model {name!r} is not registered; known models: {model_names()}")
+    return _BUILDERS[name](dict(cfg or {}))
