@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 def temporary_path(path: str | os.PathLike) -> Path:
@@ -21,15 +25,35 @@ def temporary_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
 
 
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete temporary files of ``path`` left by writers that were killed (SIGKILL, OOM, node loss).
+
+    Only one job writes a given output at a time (Snakemake locks its working directory), so a
+    temporary of ``path`` that is not this process's own belongs to a writer that died before it
+    could clean up. Returns the files removed.
+    """
+    path = Path(path)
+    own = temporary_path(path)
+    removed = []
+    for stale in path.parent.glob(f".{path.stem}.tmp-*{path.suffix}"):
+        if stale != own and stale.name[len(path.stem) + 6:-len(path.suffix) or None].isdigit():
+            stale.unlink(missing_ok=True)
+            removed.append(stale)
+            log.warning("removed %s, left by an interrupted writer of %s", stale.name, path.name)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path to write; rename it to ``path`` only if the block succeeds.
 
     On any exception the temporary file is removed and ``path`` is left untouched,
-    so a failed step never leaves a partial output behind.
+    so a failed step never leaves a partial output behind. Temporaries of ``path`` left by a
+    killed earlier writer are removed first (:func:`remove_stale_temporaries`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     tmp = temporary_path(path)
     try:
         yield tmp
@@ -42,16 +66,16 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
 def write_json(data: dict, path: str | os.PathLike) -> None:
     """Write ``data`` as indented, strict JSON (NaN and infinities become null), atomically."""
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(_finite(data), indent=2, sort_keys=False, default=_json_default,
+        tmp.write_text(json.dumps(finite(data), indent=2, sort_keys=False, default=_json_default,
                                   allow_nan=False) + "\n")
 
 
-def _finite(value):
-    """Replace non-finite floats by None, recursively (JSON has no NaN)."""
+def finite(value):
+    """``value`` with non-finite floats replaced by None, recursively (JSON has no NaN)."""
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     if isinstance(value, (float, np.floating)) and not np.isfinite(value):
         return None
     return value
@@ -71,3 +95,17 @@ def open_npy_for_writing(path: str | os.PathLike, shape: tuple[int, ...], dtype)
     Use it inside :func:`atomic_output`, on the temporary path.
     """
     return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+
+
+def file_digest(path: str | os.PathLike, chunk: int = 1 << 23) -> str:
+    """BLAKE2b digest (hex, 32 characters) of a file's bytes, read in 8 MiB chunks (~1 GB/s)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(*parts) -> str:
+    """Short stable hash (16 hex characters) of JSON-serialisable ``parts`` (dict keys sorted)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]

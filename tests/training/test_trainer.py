@@ -11,7 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from cosmodl.training import ArrayDataset, EpochBatchSampler, TrainConfig, TrainingInterrupted, make_loader, train
+from cosmodl.errors import ConfigError
+from cosmodl.training import ArrayDataset, EpochBatchSampler, TrainConfig, TrainingInterrupted, fit
 
 
 def tiny_problem(tmp_path):
@@ -21,7 +22,7 @@ def tiny_problem(tmp_path):
     np.save(tmp_path / "images.npy", images)
     train_ds = ArrayDataset(tmp_path / "images.npy", targets, np.arange(32))
     val_ds = ArrayDataset(tmp_path / "images.npy", targets, np.arange(32, 40))
-    return make_loader(train_ds, 8, True, seed=3), make_loader(val_ds, 8, False)
+    return train_ds, val_ds
 
 
 def tiny_model():
@@ -36,11 +37,11 @@ def flip_augment(x, y, generator):
     return x, y
 
 
-CFG = TrainConfig(epochs=3, batch_size=8, lr=1e-2, threads=1, seed=5)
+CFG = TrainConfig(epochs=3, batch_size=8, lr=1e-2, seed=5)
 
 
-def run(tmp_path, workdir, kill_at_step=None):
-    train_loader, val_loader = tiny_problem(tmp_path)
+def run(tmp_path, workdir, kill_at_step=None, cfg=CFG):
+    train_ds, val_ds = tiny_problem(tmp_path)
     model = tiny_model()
     steps = {"n": 0}
 
@@ -50,8 +51,8 @@ def run(tmp_path, workdir, kill_at_step=None):
             os.kill(os.getpid(), signal.SIGTERM)  # as scancel / SLURM pre-emption would
         return nn.functional.mse_loss(out, y)
 
-    result = train(model, loss_fn, train_loader, val_loader, CFG, workdir, workdir / "history.csv",
-                   fingerprint="f1", augment=flip_augment)
+    result = fit(model, train_ds, val_ds, cfg, workdir, workdir / "history.csv", loss_fn=loss_fn,
+                 augment=flip_augment, data_fingerprint="f1", threads=1)
     return model, result
 
 
@@ -59,25 +60,47 @@ def weights(model):
     return torch.cat([p.detach().flatten() for p in model.state_dict().values() if p.is_floating_point()])
 
 
-@pytest.mark.parametrize("kill_at_step", [6, 8])  # mid-epoch, and on the last batch of epoch 2
+@pytest.mark.parametrize("kill_at_step", [6, 8])  # first and third batch of epoch 2
 def test_sigterm_saves_and_resume_gives_the_same_weights(tmp_path, kill_at_step):
     reference, ref_result = run(tmp_path, tmp_path / "uninterrupted")
     with pytest.raises(TrainingInterrupted, match="SIGTERM"):
         run(tmp_path, tmp_path / "interrupted", kill_at_step)
     assert (tmp_path / "interrupted" / "checkpoint.pt").exists()
     resumed, result = run(tmp_path, tmp_path / "interrupted")
+    assert result.resumed
     assert torch.equal(weights(resumed), weights(reference))
     assert [r["val_loss"] for r in result.history] == [r["val_loss"] for r in ref_result.history]
+    assert [r["train_loss"] for r in result.history] == [r["train_loss"] for r in ref_result.history]
     assert result.history[-1]["epoch"] == 3 and len((tmp_path / "interrupted/history.csv").read_text().splitlines()) == 4
 
 
 def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
+    """A finished run's checkpoint in the workdir, then another lr: must train afresh, not reuse the weights."""
+    other = TrainConfig(epochs=3, batch_size=8, lr=3e-3, seed=5)
+    run(tmp_path, tmp_path / "w")  # leaves its final checkpoint behind
+    changed, result = run(tmp_path, tmp_path / "w", cfg=other)
+    fresh, _ = run(tmp_path, tmp_path / "fresh", cfg=other)
+    assert not result.resumed and len(result.history) == 3
+    assert torch.equal(weights(changed), weights(fresh))
+
+
+def test_checkpoint_of_other_data_is_not_resumed(tmp_path, caplog):
     run(tmp_path, tmp_path / "w")
-    train_loader, val_loader = tiny_problem(tmp_path)
+    train_ds, val_ds = tiny_problem(tmp_path)
     model = tiny_model()
-    result = train(model, nn.functional.mse_loss, train_loader, val_loader, CFG, tmp_path / "w",
-                   tmp_path / "w" / "h.csv", fingerprint="other")
-    assert len(result.history) == 3  # trained afresh rather than returning the finished run
+    result = fit(model, train_ds, val_ds, CFG, tmp_path / "w", tmp_path / "w" / "h.csv",
+                 loss_fn=nn.functional.mse_loss, data_fingerprint="other data", threads=1)
+    assert not result.resumed and "made from other data" in caplog.text
+
+
+def test_finished_run_is_not_trained_again_and_its_outputs_can_be_rewritten(tmp_path):
+    """Snakemake may reject outputs of a finished job (interrupted): rerunning takes the final checkpoint."""
+    model, first = run(tmp_path, tmp_path / "w")
+    assert (tmp_path / "w" / "FINISHED").exists()
+    (tmp_path / "w" / "history.csv").unlink()
+    again, second = run(tmp_path, tmp_path / "w", kill_at_step=1)  # a training step would be killed
+    assert second.resumed and torch.equal(weights(again), weights(model))
+    assert (tmp_path / "w" / "history.csv").read_text().count("\n") == 4
 
 
 def test_training_reduces_the_loss_and_keeps_the_best_epoch(tmp_path):
@@ -85,6 +108,31 @@ def test_training_reduces_the_loss_and_keeps_the_best_epoch(tmp_path):
     losses = [r["train_loss"] for r in result.history]
     assert losses[-1] < losses[0]
     assert result.best_val_loss == min(r["val_loss"] for r in result.history)
+    header = (tmp_path / "w" / "history.csv").read_text().splitlines()[0]
+    assert header == "epoch,train_loss,val_loss,lr,samples_per_s,seconds,peak_memory_mb"
+    assert all(r["samples_per_s"] > 0 and r["peak_memory_mb"] > 10 for r in result.history)
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path):
+    train_ds, val_ds = tiny_problem(tmp_path)  # one validation batch per epoch
+    planted = iter([1.0, 0.5, 0.6, 0.55, 0.4, 0.3])  # best at epoch 2, then two epochs without improvement
+    model = tiny_model()
+
+    def loss_fn(out, y):
+        value = nn.functional.mse_loss(out, y)
+        return value if model.training else value * 0 + next(planted)
+
+    cfg = TrainConfig(epochs=6, batch_size=8, seed=5, patience=2)
+    result = fit(model, train_ds, val_ds, cfg, tmp_path / "w", tmp_path / "h.csv", loss_fn=loss_fn, threads=1)
+    assert [r["val_loss"] for r in result.history] == pytest.approx([1.0, 0.5, 0.6, 0.55])
+    assert result.best_epoch == 2 and result.best_val_loss == pytest.approx(0.5)
+
+
+def test_batch_larger_than_the_training_set_is_a_config_error(tmp_path):
+    train_ds, val_ds = tiny_problem(tmp_path)
+    with pytest.raises(ConfigError, match="batch_size: 64 is larger than the training set"):
+        fit(tiny_model(), train_ds, val_ds, TrainConfig(batch_size=64), tmp_path / "w", tmp_path / "h.csv",
+            loss_fn=nn.functional.mse_loss, threads=1)
 
 
 def test_batches_depend_only_on_seed_and_epoch_and_skip_resumes_inside_an_epoch():
@@ -107,28 +155,38 @@ def test_batched_fetch_keeps_the_requested_order(tmp_path):
     assert torch.equal(x[1, 0], torch.from_numpy(data[4]))
 
 
+def test_integer_targets_stay_integers_and_no_targets_means_the_input(tmp_path):
+    data = np.arange(12, dtype=np.float32).reshape(3, 4)
+    labels = np.array([2, 0, 1], np.int16)
+    x, y = ArrayDataset(data, labels, target_dtype=np.int64).__getitems__([0, 2])
+    assert x.shape == (2, 1, 4) and y.dtype == torch.int64 and y.tolist() == [2, 1]
+    x, y = ArrayDataset(data, None, input_transform=lambda a: a * 2).__getitems__([1])
+    assert y is x and torch.equal(x[0, 0], torch.tensor([8.0, 10.0, 12.0, 14.0]))
+
+
 SCRIPT = textwrap.dedent("""
     import sys, time, numpy as np, torch
     from torch import nn
     sys.path.insert(0, {tests!r})
     from test_trainer import tiny_problem, tiny_model, CFG
-    from cosmodl.training import train, TrainingInterrupted
+    from cosmodl.training import fit, TrainingInterrupted
     from pathlib import Path
     tmp = Path({tmp!r})
-    train_loader, val_loader = tiny_problem(tmp)
+    train_ds, val_ds = tiny_problem(tmp)
     def slow_loss(out, y):
         (tmp / "started").touch()
         time.sleep(0.2)
         return nn.functional.mse_loss(out, y)
     try:
-        train(tiny_model(), slow_loss, train_loader, val_loader, CFG, tmp / "w", tmp / "h.csv", "f")
+        fit(tiny_model(), train_ds, val_ds, CFG, tmp / "w", tmp / "h.csv", loss_fn=slow_loss, data_fingerprint="f")
     except TrainingInterrupted as exc:
         print(exc)
         sys.exit(128 + exc.signum)
 """)
 
 
-def test_external_sigterm_exits_non_zero_with_a_checkpoint(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_external_signal_exits_non_zero_with_a_checkpoint(tmp_path, sig):
     tests_dir = os.path.dirname(__file__)
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT.format(tests=tests_dir, tmp=str(tmp_path))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -139,8 +197,8 @@ def test_external_sigterm_exits_non_zero_with_a_checkpoint(tmp_path):
             break
         import time
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert proc.returncode == 128 + sig, err[-2000:]
     assert "rerun to resume" in out
     assert (tmp_path / "w" / "checkpoint.pt").exists()

@@ -1,8 +1,31 @@
-"""One trainer for every stage: device choice, memory-mapped data, checkpoints, resume, pre-emption."""
+"""One trainer for every stage (see :mod:`cosmodl.training.trainer` for what it owns).
 
-from .data import ArrayDataset, EpochBatchSampler, make_loader
-from .device import autocast_context, pick_device
-from .trainer import TrainConfig, TrainingInterrupted, TrainResult, train, train_step
+=====================  ==========================================================================
+``TrainConfig``        frozen settings, defaults and ranges from ``$defs/train`` of the schema
+``fit``                the loop: checkpoints, resume, pre-emption, best epoch, history, DDP, bf16
+``train_one_epoch``    one epoch of a :class:`Run` (used by ``fit``)
+``evaluate``           means of a step's values over a loader in eval mode
+``StepContext``        what a model-defined step gets: device, autocast, augment, optimizer_step
+``ArrayDataset``       memory-mapped arrays; float, integer or no targets
+``GeneratedDataset``   samples made on the fly, seeded per (seed, stream, epoch, position)
+``EpochLoader``        batches of an epoch, reproducible and resumable
+``launch``             run a stage's training function in 1 or N (torchrun) processes
+=====================  ==========================================================================
+"""
 
-__all__ = ["ArrayDataset", "EpochBatchSampler", "make_loader", "autocast_context", "pick_device",
-           "TrainConfig", "TrainingInterrupted", "TrainResult", "train", "train_step"]
+from .checkpoint import TrainingInterrupted, load_checkpoint, remove_finished_checkpoints, save_checkpoint
+from .config import TrainConfig
+from .data import ArrayDataset, EpochBatchSampler, EpochLoader, GeneratedDataset, Standardise, make_loader
+from .device import as_float, autocast_context, memory_format, pick_device
+from .distributed import is_main_process
+from .launch import launch
+from .optim import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler
+from .trainer import (HISTORY_FIELDS, MetricLogger, Run, StepContext, TrainResult, evaluate, fit,
+                      supervised_step, supervised_validation, train_one_epoch)
+
+__all__ = ["TrainingInterrupted", "load_checkpoint", "remove_finished_checkpoints", "save_checkpoint", "TrainConfig",
+           "ArrayDataset", "EpochBatchSampler", "EpochLoader", "GeneratedDataset", "Standardise", "make_loader",
+           "as_float", "autocast_context", "memory_format", "pick_device", "is_main_process", "launch",
+           "OPTIMIZERS", "SCHEDULERS", "build_optimizer", "build_scheduler", "HISTORY_FIELDS", "MetricLogger", "Run",
+           "StepContext", "TrainResult", "evaluate", "fit", "supervised_step", "supervised_validation",
+           "train_one_epoch"]

@@ -1,4 +1,4 @@
-"""Device choice: CUDA with bf16 autocast and channels_last when present, else CPU threads."""
+"""Device choice: CUDA with bf16 autocast (and channels_last for images) when present, else CPU threads."""
 
 from __future__ import annotations
 
@@ -29,12 +29,38 @@ def pick_device(requested: str = "auto", threads: int | None = None) -> torch.de
 
 
 def autocast_context(device: torch.device):
-    """bf16 autocast on CUDA; no autocast on CPU (float32 there is faster than emulated bf16)."""
+    """bf16 autocast on CUDA; no autocast on CPU (float32 there is faster than emulated bf16).
+
+    bf16 has float32's exponent range, so no gradient scaler is needed.
+    """
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def memory_format(device: torch.device):
-    """channels_last on CUDA (tensor-core convolutions), contiguous on CPU."""
-    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+def memory_format(device: torch.device, ndim: int = 4):
+    """channels_last for 4-D (image) batches on CUDA (tensor-core convolutions), else contiguous.
+
+    channels_last exists only for 4-D tensors: 1-D data ``(B, C, L)`` and 3-D volumes keep the
+    contiguous layout on every device.
+    """
+    return torch.channels_last if device.type == "cuda" and ndim == 4 else torch.contiguous_format
+
+
+def to_memory_format(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``x`` in the layout :func:`memory_format` picks for its rank on ``device``."""
+    return x.contiguous(memory_format=memory_format(device, x.ndim))
+
+
+def as_float(output):
+    """Floating tensors of a model output (tensor, tuple, list or dict) cast to float32, recursively.
+
+    Under bf16 autocast outputs come back in bfloat16; losses are computed in float32.
+    """
+    if isinstance(output, torch.Tensor):
+        return output.float() if output.is_floating_point() else output
+    if isinstance(output, (tuple, list)):
+        return type(output)(as_float(o) for o in output)
+    if isinstance(output, dict):
+        return {k: as_float(v) for k, v in output.items()}
+    return output

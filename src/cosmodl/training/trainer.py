@@ -1,14 +1,37 @@
-"""The shared training loop: checkpoints every epoch, automatic resume, pre-emption, metrics CSV.
+"""The training loop every stage uses: ``fit`` over ``train_one_epoch`` and ``evaluate``.
 
-Resume contract
+What the loop owns
+------------------
+Device and threads, CUDA bf16 autocast, data-parallel processes (torchrun), the batches of each
+epoch, checkpoints every epoch and on SIGTERM/SIGUSR1/SIGINT, resume, the weights of the best
+validation epoch, early stopping, the per-epoch history CSV (losses, learning rate, samples/s,
+peak memory) and progress bars.
+
+What a model may own
+--------------------
+By default a model maps a batch's input to an output (a tensor, or a tuple or dict of tensors)
+and ``loss_fn(output, target)`` gives the loss; one optimiser and one schedule come from the
+registries by name (``train.optimizer``, ``train.scheduler``). A model that needs more (an
+adversarial autoencoder's three optimisers, an RBM's contrastive divergence) defines
+
+``configure_optimizers(cfg, total_steps) -> {name: optimizer or (optimizer, schedule)}``
+    optional; default: one optimiser ``"main"`` over all parameters;
+``training_step(batch, ctx, optimizers) -> {name: 0-d tensor}``
+    does its own forward and backward passes through ``ctx.optimizer_step(loss, optimizer)``
+    (which averages gradients over processes, clips and steps) and returns at least ``"loss"``;
+``validation_step(batch, ctx) -> {name: 0-d tensor}``
+    returns at least ``"loss"``, the quantity the best epoch is chosen by.
+
+Every value a step returns is averaged over the epoch and written to the history
+(``train_<name>``, ``val_<name>``). Schedules are stepped by the loop after every step.
+
+Reproducibility
 ---------------
-``train`` writes ``<workdir>/checkpoint.pt`` at the end of every epoch and when it receives
-SIGTERM or SIGUSR1 (SLURM pre-emption, ``scancel``), then raises :class:`TrainingInterrupted`
-(the script exits non-zero). A later call with the same ``fingerprint`` resumes from the
-checkpoint: model, optimizer, scheduler, early-stopping state, and the position inside the
-epoch. Batch order and augmentation depend only on (seed, epoch, batch), so on CPU a resumed
-run ends with the same weights as an uninterrupted one. A checkpoint with another fingerprint
-(changed config or data) is ignored and training starts afresh.
+Batch order depends only on (seed, epoch); before every step the global torch RNG is seeded from
+(seed, epoch, batch, rank) and ``ctx.generator`` (for augmentation) from (seed, epoch, batch), so
+dropout, sampled latents and augmentation do not depend on what ran before. A checkpoint holds
+the position inside the epoch; on CPU a resumed run therefore ends with exactly the weights of
+an uninterrupted one. A checkpoint whose config or data fingerprint differs is not resumed.
 """
 
 from __future__ import annotations
@@ -17,6 +40,7 @@ import copy
 import csv
 import logging
 import os
+import resource
 import signal
 import sys
 import time
@@ -29,215 +53,344 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .device import autocast_context, memory_format, pick_device
+from ..io import atomic_output
+from .checkpoint import (FINISHED, StopSignals, TrainingInterrupted, load_checkpoint, mark_finished, save_checkpoint,
+                         set_rng_state)
+from .config import TrainConfig
+from .data import EpochLoader
+from .device import as_float, autocast_context, memory_format, pick_device, to_memory_format
+from .distributed import Distributed
+from .optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
-HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "lr", "images_per_s", "seconds"]
-
-
-class TrainingInterrupted(RuntimeError):
-    """Raised after a pre-emption signal once the checkpoint is saved; rerun to resume."""
-
-    def __init__(self, signum: int, checkpoint: Path):
-        super().__init__(f"received signal {signal.Signals(signum).name}; state saved to {checkpoint}, "
-                         f"rerun to resume")
-        self.signum = signum
-
-
-@dataclass
-class TrainConfig:
-    """Trainer settings (the ``train`` section of a stage's config)."""
-
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    augment: bool = True
-    patience: int = 0
-    num_workers: int = 0
-    device: str = "auto"
-    seed: int = 0
-    threads: int | None = None
-
-    @classmethod
-    def from_config(cls, section: dict, threads: int | None = None) -> "TrainConfig":
-        known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
-        return cls(threads=threads, **known)
+HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "lr", "samples_per_s", "seconds", "peak_memory_mb"]
+CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: the best-validation weights are loaded into the model."""
+    """What :func:`fit` returns; the model then holds the weights of its best validation epoch."""
 
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
     best_val_loss: float = float("inf")
     device: str = "cpu"
+    resumed: bool = False
 
 
-class _Distributed:
-    """torch.distributed state when launched by torchrun (WORLD_SIZE > 1), else a single process."""
-
-    def __init__(self, device_type: str):
-        import torch.distributed as dist
-
-        self.dist = dist
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def any(self, flag: bool) -> bool:
-        """True on every process if ``flag`` is True on any (one collective call)."""
-        if self.world == 1:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0])
-        self.dist.all_reduce(t)
-        return bool(t.item() > 0)
-
-    def mean(self, value: float) -> float:
-        if self.world == 1:
-            return value
-        t = torch.tensor([value], dtype=torch.float64)
-        self.dist.all_reduce(t)
-        return float(t.item()) / self.world
-
-    def wrap(self, model: nn.Module, device: torch.device) -> nn.Module:
-        if self.world == 1:
-            return model
-        from torch.nn.parallel import DistributedDataParallel
-
-        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+def batch_seed(seed: int, epoch: int, batch: int, *stream: int) -> int:
+    """A seed that is a function of (seed, epoch, batch[, stream...]) only."""
+    return int(np.random.SeedSequence([seed, epoch, batch, *stream]).generate_state(1)[0])
 
 
-class _SignalFlag:
-    """Records SIGTERM / SIGUSR1 instead of dying, so the loop can save first."""
+class StepContext:
+    """What a training or validation step needs from the loop.
 
-    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+    Attributes
+    ----------
+    device : torch.device
+    cfg : TrainConfig
+    generator : torch.Generator or None
+        CPU generator seeded from (seed, epoch, batch) for the current training batch.
+    epoch, batch : int
+        Position of the current training batch.
+    world, rank : int
+        Processes of a data-parallel run and this one's rank.
+    """
 
-    def __init__(self):
-        self.signum = None
-        self._previous = {}
+    def __init__(self, device: torch.device, cfg: TrainConfig, dist: Distributed, augment: Callable | None = None):
+        self.device, self.cfg, self.dist = device, cfg, dist
+        self.world, self.rank = dist.world, dist.rank
+        self._augment = augment if cfg.augment else None
+        self.generator: torch.Generator | None = None
+        self.epoch = self.batch = 0
 
-    def __enter__(self):
-        for sig in self.SIGNALS:
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
+    def start_batch(self, epoch: int, batch: int) -> None:
+        """Seed the global RNG and ``generator`` for training batch ``batch`` of ``epoch``."""
+        self.epoch, self.batch = epoch, batch
+        torch.manual_seed(batch_seed(self.cfg.seed, epoch, batch, 1, self.rank))
+        self.generator = torch.Generator().manual_seed(batch_seed(self.cfg.seed, epoch, batch))
 
-    def _handle(self, signum, frame):
-        self.signum = signum
+    def randn(self, n: int, *shape: int) -> torch.Tensor:
+        """Standard normal draws for this process's ``n`` samples of the batch, on the device.
 
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+        Drawn for the whole global batch from ``generator`` and sharded like the data
+        (``[rank::world]``), so a data-parallel run draws what a single process would.
+        """
+        draws = torch.randn((n * self.world, *shape), generator=self.generator)
+        return draws[self.rank::self.world].to(self.device)
 
+    def to_device(self, batch):
+        """Tensors of a batch (tensor, tuple, list or dict) moved to the device."""
+        if isinstance(batch, torch.Tensor):
+            return batch.to(self.device, non_blocking=True)
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(self.to_device(b) for b in batch)
+        if isinstance(batch, dict):
+            return {k: self.to_device(v) for k, v in batch.items()}
+        return batch
 
-def _save_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        """channels_last for 4-D batches on CUDA, contiguous otherwise."""
+        return to_memory_format(x, self.device)
 
+    def autocast(self):
+        """bf16 autocast on CUDA, nothing on CPU."""
+        return autocast_context(self.device)
 
-def _write_history(history: list[dict], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS)
-        writer.writeheader()
-        writer.writerows(history)
-    os.replace(tmp, path)
+    def augment(self, x: torch.Tensor, y):
+        """The stage's augmentation of a training batch (when ``train.augment``), drawn from ``generator``."""
+        if self._augment is None or self.generator is None:
+            return x, y
+        return self._augment(x, y, self.generator)
 
+    def optimizer_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """Zero the optimiser's gradients, backpropagate ``loss``, then :meth:`step`."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.step(optimizer)
 
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Step ``optimizer`` with the gradients its parameters hold (from ``backward`` or set by hand).
 
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _progress(total: int, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, file=sys.stderr, ascii=True, mininterval=5.0,
-                disable=os.environ.get("COSMODL_PROGRESS", "1") == "0")
-
-
-def evaluate_loss(model: nn.Module, loader, loss_fn: Callable, device: torch.device) -> float:
-    """Mean loss per sample over ``loader`` in eval mode."""
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for x, y in loader:
-            x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format(device))
-            y = y.to(device, non_blocking=True)
-            with autocast_context(device):
-                out = model(x)
-            total += float(loss_fn(out.float(), y)) * len(x)
-            count += len(x)
-    return total / max(count, 1)
+        The gradients are first averaged over the processes of a data-parallel run, then clipped
+        to ``train.clip_grad_norm`` if set.
+        """
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.dist.average_gradients(params)
+        if self.cfg.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_grad_norm)
+        optimizer.step()
 
 
-def train_step(net: nn.Module, optimizer, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
-               device: torch.device, augment: Callable | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-    """One optimisation step: move the batch, augment, forward (autocast on CUDA), backward, step.
+def supervised_step(model: nn.Module, batch, ctx: StepContext, optimizers: dict, loss_fn: Callable) -> dict:
+    """The default training step: augment, forward (autocast on CUDA), ``loss_fn``, step ``"main"``."""
+    x, y = ctx.to_device(batch)
+    x, y = ctx.augment(x, y)
+    x = ctx.layout(x)
+    with ctx.autocast():
+        out = model(x)
+    loss = loss_fn(as_float(out), y)
+    ctx.optimizer_step(loss, optimizers["main"])
+    return {"loss": loss.detach()}
+
+
+def supervised_validation(model: nn.Module, batch, ctx: StepContext, loss_fn: Callable) -> dict:
+    """The default validation step: forward and ``loss_fn``."""
+    x, y = ctx.to_device(batch)
+    x = ctx.layout(x)
+    with ctx.autocast():
+        out = model(x)
+    return {"loss": loss_fn(as_float(out), y)}
+
+
+def has_custom_step(model: nn.Module) -> bool:
+    """True if the model defines its own ``training_step`` (and must then define ``validation_step``)."""
+    return callable(getattr(model, "training_step", None))
+
+
+class MetricLogger:
+    """Means of step values over an epoch (weighted by samples), throughput and peak memory.
 
     Parameters
     ----------
-    x : tensor (B, 1, H, W); y : tensor (B, ...)
-    augment : callable, optional
-        ``augment(x, y, generator) -> (x, y)``.
-
-    Returns
-    -------
-    The batch loss, detached (a 0-d tensor on ``device``).
+    device : torch.device
+    sums, count : optional
+        Running sums and sample count carried over from a checkpoint taken inside the epoch.
     """
-    x = x.to(device, non_blocking=True)
-    y = y.to(device, non_blocking=True)
-    if augment is not None:
-        x, y = augment(x, y, generator)
-    x = x.contiguous(memory_format=memory_format(device))
-    with autocast_context(device):
-        out = net(x)
-    loss = loss_fn(out.float(), y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
+
+    def __init__(self, device: torch.device, sums: dict | None = None, count: int = 0):
+        self.device = device
+        self.sums, self.count = dict(sums or {}), int(count)
+        self.samples, self.t0 = 0, time.perf_counter()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def update(self, n: int, values: dict) -> None:
+        """Add one batch of ``n`` samples with its mean ``values``."""
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v) * n
+        self.count += n
+
+    def means(self) -> dict:
+        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+
+    def state(self) -> tuple[dict, int]:
+        return dict(self.sums), self.count
+
+    def peak_memory_mb(self) -> float:
+        """Peak CUDA memory allocated by tensors this epoch, or the process's peak resident set on CPU."""
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def train(model: nn.Module, loss_fn: Callable, train_loader, val_loader, cfg: TrainConfig, workdir: str | Path,
-          history_path: str | Path, fingerprint: str = "", augment: Callable | None = None) -> TrainResult:
-    """Fit ``model`` with AdamW and a one-cycle schedule; resume from ``workdir/checkpoint.pt``.
+def _batch_len(batch) -> int:
+    first = batch[0] if isinstance(batch, (tuple, list)) else next(iter(batch.values())) if isinstance(batch, dict) \
+        else batch
+    return len(first)
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, ascii=True, mininterval=5.0,
+                disable=not enabled or os.environ.get("COSMODL_PROGRESS", "1") == "0")
+
+
+@dataclass
+class Run:
+    """Everything one call of :func:`fit` works with (passed to :func:`train_one_epoch`)."""
+
+    model: nn.Module
+    cfg: TrainConfig
+    device: torch.device
+    dist: Distributed
+    ctx: StepContext
+    train_loader: EpochLoader
+    val_loader: EpochLoader
+    optimizers: dict
+    schedulers: dict
+    training_step: Callable
+    validation_step: Callable
+    checkpoint: Path
+    data_fingerprint: str
+    signals: StopSignals | None = None
+    loop: dict = field(default_factory=lambda: {
+        "epoch": 0, "batch": 0, "history": [], "best_val": float("inf"), "best_epoch": 0, "best_state": None,
+        "bad_epochs": 0, "sums": {}, "count": 0})
+
+    def save(self) -> None:
+        """Checkpoint the run (rank 0 writes, after taking every process's BatchNorm statistics from rank 0)."""
+        self.dist.broadcast_state(self.model, buffers_only=True)
+        if self.dist.main:
+            save_checkpoint(self.checkpoint, config=self.cfg.as_dict(), data_fingerprint=self.data_fingerprint,
+                            model=self.model, optimizers=self.optimizers, schedulers=self.schedulers, loop=self.loop)
+
+    def lr(self) -> float:
+        return next(iter(self.optimizers.values())).param_groups[0]["lr"]
+
+
+def train_one_epoch(run: Run, epoch: int) -> dict:
+    """Train one epoch from the loop's saved batch position; return its means, samples/s and seconds.
+
+    Raises
+    ------
+    TrainingInterrupted
+        After a stop signal, once the checkpoint is written.
+    """
+    loop, loader = run.loop, run.train_loader
+    loader.set_epoch(epoch, skip=loop["batch"])
+    run.model.train()
+    logger = MetricLogger(run.device, loop["sums"], loop["count"])
+    steps = loader.batches_per_epoch()
+    bar = _progress(steps, f"epoch {epoch + 1}/{run.cfg.epochs}", run.dist.main)
+    bar.update(loop["batch"])
+    n_samples, t0 = 0, time.perf_counter()
+    for batch in loader:
+        if run.dist.any(run.signals is not None and run.signals.signum is not None):
+            run.save()
+            raise TrainingInterrupted(run.signals.signum or signal.SIGTERM, run.checkpoint)
+        run.ctx.start_batch(epoch, loop["batch"])
+        values = run.training_step(batch)
+        for scheduler in run.schedulers.values():
+            if scheduler is not None:
+                scheduler.step()
+        n = _batch_len(batch)
+        logger.update(n, values)
+        loop["batch"] += 1
+        loop["sums"], loop["count"] = logger.state()
+        n_samples += n * run.dist.world
+        bar.update(1)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    means = {f"train_{k}": run.dist.mean(v) for k, v in logger.means().items()}
+    return dict(means, samples_per_s=n_samples / seconds if seconds > 0 else float("nan"), seconds=seconds,
+                peak_memory_mb=logger.peak_memory_mb())
+
+
+def evaluate(model: nn.Module, loader, step: Callable) -> dict:
+    """Means over ``loader`` of what ``step(batch)`` returns, in eval mode without gradients.
 
     Parameters
     ----------
     model : nn.Module
-        Maps a batch ``(B, 1, H, W)`` to the output ``loss_fn`` expects.
-    loss_fn : callable
-        ``loss_fn(output, target) -> scalar`` (mean over the batch).
-    train_loader, val_loader : DataLoader
-        From :func:`cosmodl.training.make_loader`; the training loader's batch sampler must be an
-        :class:`~cosmodl.training.EpochBatchSampler`.
+    loader : iterable of batches
+    step : callable
+        ``step(batch) -> {name: 0-d tensor}`` (e.g. the default validation step with a loss).
+
+    Returns
+    -------
+    dict
+        ``{name: mean per sample}``, at least ``loss``.
+    """
+    model.eval()
+    sums, count = {}, 0
+    with torch.no_grad():
+        for batch in loader:
+            n = _batch_len(batch)
+            for k, v in step(batch).items():
+                sums[k] = sums.get(k, 0.0) + float(v) * n
+            count += n
+    return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+def _optimizers(model: nn.Module, cfg: TrainConfig, total_steps: int) -> tuple[dict, dict]:
+    if callable(getattr(model, "configure_optimizers", None)):
+        configured = model.configure_optimizers(cfg, total_steps)
+    else:
+        optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg)
+        configured = {"main": (optimizer, build_scheduler(cfg.scheduler, optimizer, cfg, total_steps))}
+    optimizers, schedulers = {}, {}
+    for name, item in configured.items():
+        optimizer, scheduler = item if isinstance(item, tuple) else (item, None)
+        optimizers[name], schedulers[name] = optimizer, scheduler
+    return optimizers, schedulers
+
+
+def _model_to_device(model: nn.Module, device: torch.device) -> None:
+    """Move the model; on CUDA, 4-D weights (image convolutions) go channels_last."""
+    model.to(device)
+    if device.type == "cuda" and not any(p.dim() == 5 for p in model.parameters()):
+        model.to(memory_format=memory_format(device, 4))
+
+
+def _write_history(history: list[dict], path: Path) -> None:
+    extra = sorted({k for row in history for k in row} - set(HISTORY_FIELDS))
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS + extra)
+            writer.writeheader()
+            writer.writerows(history)
+
+
+def fit(model: nn.Module, train_data, val_data, cfg: TrainConfig, workdir: str | Path, history_path: str | Path, *,
+        loss_fn: Callable | None = None, augment: Callable | None = None, data_fingerprint: str = "",
+        threads: int | None = None) -> TrainResult:
+    """Train ``model``; resume from ``workdir/checkpoint.pt`` when it belongs to this config and data.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Either maps an input batch to what ``loss_fn`` takes, or defines its own steps (module notes).
+    train_data, val_data : ArrayDataset or GeneratedDataset
+        Training and validation samples (batched by :class:`~cosmodl.training.data.EpochLoader`).
     cfg : TrainConfig
     workdir : path
-        Holds ``checkpoint.pt`` while training runs (kept after an interruption).
+        Holds ``checkpoint.pt``; it stays after the run (with a ``FINISHED`` marker) until the
+        workflow removes it (:func:`~cosmodl.training.checkpoint.remove_finished_checkpoints`).
     history_path : path
-        Per-epoch CSV: epoch, train_loss, val_loss, lr, images_per_s, seconds.
-    fingerprint : str
-        Identifies config and data; a checkpoint with another fingerprint is not resumed.
+        Per-epoch CSV: epoch, train_loss, val_loss, lr, samples_per_s, seconds, peak_memory_mb and
+        any other value the steps return.
+    loss_fn : callable, optional
+        ``loss_fn(output, target) -> scalar`` (mean over the batch), output cast to float32;
+        required unless the model defines its own steps.
     augment : callable, optional
-        ``augment(x, y, generator) -> (x, y)`` applied to training batches when ``cfg.augment``.
+        ``augment(x, y, generator) -> (x, y)`` for training batches when ``cfg.augment``.
+    data_fingerprint : str
+        Identifies the data (and anything else outside ``cfg`` the result depends on).
+    threads : int, optional
+        CPU threads of torch (the rule's threads).
 
     Returns
     -------
@@ -246,102 +399,83 @@ def train(model: nn.Module, loss_fn: Callable, train_loader, val_loader, cfg: Tr
 
     Notes
     -----
-    Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel
-    (NCCL on CUDA, gloo on CPU); each process takes ``batch[rank::world]`` of every global batch,
-    every process evaluates the whole validation set, and only rank 0 writes files.
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) each process takes ``batch[rank::world]`` of every
+    global batch and gradients are averaged over processes (NCCL on CUDA, gloo on CPU); every
+    process evaluates the whole validation set with rank 0's BatchNorm statistics, and only rank 0
+    writes files.
     """
     workdir, history_path = Path(workdir), Path(history_path)
     workdir.mkdir(parents=True, exist_ok=True)
-    history_path.parent.mkdir(parents=True, exist_ok=True)
-    device = pick_device(cfg.device, cfg.threads)
-    ddp = _Distributed(device.type)
-    if device.type == "cuda" and ddp.world > 1:
-        device = torch.device("cuda", ddp.local_rank)
+    device = pick_device(cfg.device, threads)
+    dist = Distributed(device.type)
+    if device.type == "cuda" and dist.world > 1:
+        device = torch.device("cuda", dist.local_rank)
         torch.cuda.set_device(device)
-    sampler = train_loader.batch_sampler
-    sampler.set_shard(ddp.rank, ddp.world)
-    steps = sampler.batches_per_epoch()
+    pin = device.type == "cuda"
+    train_loader = EpochLoader(train_data, cfg.batch_size, True, cfg.seed, cfg.num_workers, pin)
+    val_loader = EpochLoader(val_data, cfg.batch_size, False, cfg.seed, cfg.num_workers, pin)
+    train_loader.set_shard(dist.rank, dist.world)
+    steps = train_loader.batches_per_epoch()
     if steps == 0:
         raise ConfigError(f"train.batch_size: {cfg.batch_size} is larger than the training set "
-                          f"({sampler.n} samples)")
+                          f"({train_loader.n_samples} samples)")
     torch.manual_seed(cfg.seed)
-    model.to(device, memory_format=memory_format(device))
-    net = ddp.wrap(model, device)  # what the steps call; ``model`` holds the weights we save
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps,
-                                                    pct_start=0.2)
-    state = {"epoch": 0, "batch": 0, "history": [], "best_val": float("inf"), "best_epoch": 0,
-             "best_state": None, "bad_epochs": 0, "running_loss": 0.0, "running_count": 0}
-    checkpoint = workdir / "checkpoint.pt"
-    if checkpoint.exists():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if saved.get("fingerprint") == fingerprint:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-            _set_rng_state(saved["rng"])
-            state = saved["state"]
-            log.info("resumed from %s at epoch %d batch %d", checkpoint, state["epoch"], state["batch"])
-        else:
-            log.warning("ignoring %s: it belongs to another config or data set", checkpoint)
-
-    def save():
-        if not ddp.main:
-            return
-        _save_atomic({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "scheduler": scheduler.state_dict(), "rng": _rng_state(), "state": state}, checkpoint)
-
-    with _SignalFlag() as flag:
-        while state["epoch"] < cfg.epochs and not _early_stopped(state, cfg):
-            epoch = state["epoch"]
-            sampler.set_epoch(epoch, skip=state["batch"])
-            net.train()
-            t0, n_images = time.perf_counter(), 0
-            bar = _progress(steps, f"epoch {epoch + 1}/{cfg.epochs}")
-            bar.update(state["batch"])
-            for x, y in train_loader:
-                if ddp.any(flag.signum is not None):
-                    save()
-                    raise TrainingInterrupted(flag.signum or signal.SIGTERM, checkpoint)
-                generator = None
-                if augment is not None and cfg.augment:
-                    generator = torch.Generator().manual_seed(_batch_seed(cfg.seed, epoch, state["batch"]))
-                loss = train_step(net, optimizer, loss_fn, x, y, device, augment if generator else None, generator)
-                scheduler.step()
-                state["running_loss"] += float(loss) * len(x)
-                state["running_count"] += len(x)
-                state["batch"] += 1
-                n_images += len(x) * ddp.world
-                bar.update(1)
-            bar.close()
-            seconds = time.perf_counter() - t0
-            val_loss = evaluate_loss(model, val_loader, loss_fn, device)
-            train_loss = ddp.mean(state["running_loss"] / max(state["running_count"], 1))
-            row = {"epoch": epoch + 1, "train_loss": train_loss,
-                   "val_loss": val_loss, "lr": scheduler.get_last_lr()[0],
-                   "images_per_s": n_images / seconds if seconds > 0 else float("nan"), "seconds": seconds}
-            state["history"].append(row)
-            log.info("epoch %d: train %.5f val %.5f lr %.2e %.1f images/s", row["epoch"], row["train_loss"],
-                     val_loss, row["lr"], row["images_per_s"])
-            if val_loss < state["best_val"]:
-                state.update(best_val=val_loss, best_epoch=epoch + 1, bad_epochs=0,
-                             best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+    _model_to_device(model, device)
+    dist.broadcast_state(model)
+    custom = has_custom_step(model)
+    if not custom and loss_fn is None:
+        raise TypeError("fit: give loss_fn, or a model with training_step and validation_step")
+    optimizers, schedulers = _optimizers(model, cfg, cfg.epochs * steps)
+    ctx = StepContext(device, cfg, dist, augment)
+    if custom:
+        training_step = lambda batch: model.training_step(batch, ctx, optimizers)  # noqa: E731
+        validation_step = lambda batch: model.validation_step(batch, ctx)  # noqa: E731
+    else:
+        training_step = lambda batch: supervised_step(model, batch, ctx, optimizers, loss_fn)  # noqa: E731
+        validation_step = lambda batch: supervised_validation(model, batch, ctx, loss_fn)  # noqa: E731
+    run = Run(model, cfg, device, dist, ctx, train_loader, val_loader, optimizers, schedulers, training_step,
+              validation_step, workdir / CHECKPOINT, data_fingerprint)
+    saved = load_checkpoint(run.checkpoint, cfg.as_dict(), data_fingerprint)
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        for name, state in saved["optimizers"].items():
+            optimizers[name].load_state_dict(state)
+        for name, state in saved["schedulers"].items():
+            schedulers[name].load_state_dict(state)
+        set_rng_state(saved["rng"])
+        run.loop = saved["loop"]
+        log.info("resumed from %s at epoch %d batch %d", run.checkpoint, run.loop["epoch"], run.loop["batch"])
+    elif dist.main:
+        (workdir / FINISHED).unlink(missing_ok=True)
+    loop = run.loop
+    with StopSignals() as run.signals:
+        while loop["epoch"] < cfg.epochs and not _early_stopped(loop, cfg):
+            epoch = loop["epoch"]
+            train_stats = train_one_epoch(run, epoch)
+            dist.broadcast_state(model, buffers_only=True)
+            val = {f"val_{k}": dist.mean(v) for k, v in evaluate(model, val_loader, validation_step).items()}
+            row = {"epoch": epoch + 1, "train_loss": train_stats.pop("train_loss"), "val_loss": val.pop("val_loss"),
+                   "lr": run.lr(), **train_stats, **val}
+            loop["history"].append(row)
+            log.info("epoch %d: train %.5f val %.5f lr %.2e %.1f samples/s", row["epoch"], row["train_loss"],
+                     row["val_loss"], row["lr"], row["samples_per_s"])
+            if row["val_loss"] < loop["best_val"]:
+                loop.update(best_val=row["val_loss"], best_epoch=epoch + 1, bad_epochs=0,
+                            best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
             else:
-                state["bad_epochs"] += 1
-            state.update(epoch=epoch + 1, batch=0, running_loss=0.0, running_count=0)
-            save()
-            if ddp.main:
-                _write_history(state["history"], history_path)
-    if state["best_state"] is not None:
-        model.load_state_dict(state["best_state"])
-    return TrainResult(history=copy.deepcopy(state["history"]), best_epoch=state["best_epoch"],
-                       best_val_loss=state["best_val"], device=str(device))
+                loop["bad_epochs"] += 1
+            loop.update(epoch=epoch + 1, batch=0, sums={}, count=0)
+            run.save()
+            if dist.main:
+                _write_history(loop["history"], history_path)
+    if dist.main:
+        _write_history(loop["history"], history_path)  # also when resumed from a finished run
+        mark_finished(workdir)
+    if loop["best_state"] is not None:
+        model.load_state_dict(loop["best_state"])
+    return TrainResult(history=copy.deepcopy(loop["history"]), best_epoch=loop["best_epoch"],
+                       best_val_loss=loop["best_val"], device=str(device), resumed=saved is not None)
 
 
-def _batch_seed(seed: int, epoch: int, batch: int) -> int:
-    """Seed of one training batch's augmentation: a function of (seed, epoch, batch) only."""
-    return int(np.random.SeedSequence([seed, epoch, batch]).generate_state(1)[0])
-
-
-def _early_stopped(state: dict, cfg: TrainConfig) -> bool:
-    return cfg.patience > 0 and state["bad_epochs"] >= cfg.patience
+def _early_stopped(loop: dict, cfg: TrainConfig) -> bool:
+    return cfg.patience > 0 and loop["bad_epochs"] >= cfg.patience

@@ -1,0 +1,110 @@
+"""Trained-model records: one file with everything needed to predict, and ``predict`` itself.
+
+A record is a ``torch.save`` dict: ``model`` (the registry name), ``model_cfg`` (what
+:func:`cosmodl.models.build_model` rebuilds the architecture from), ``state_dict`` (on CPU) and
+whatever the stage adds (input transform, target names, training summary, split). Loading builds
+the model by name, so any registered architecture can be read back without stage code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .io import atomic_output
+
+FORMAT = 1
+
+
+def save_model(path: str | Path, name: str, model_cfg: dict, model: nn.Module, **extra) -> None:
+    """Write a model record atomically.
+
+    Parameters
+    ----------
+    path : path
+    name : str
+        Registered model name.
+    model_cfg : dict
+        Config the architecture is rebuilt from; initial-weight options (a pretrained weights
+        file) do not belong here, the weights come from the record.
+    model : nn.Module
+    **extra
+        Stage entries (picklable), stored at the top level of the record.
+    """
+    reserved = {"format", "model", "model_cfg", "state_dict"} & set(extra)
+    if reserved:
+        raise ValueError(f"save_model: {sorted(reserved)} are reserved record keys")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_output(path) as tmp:
+        torch.save({"format": FORMAT, "model": name, "model_cfg": dict(model_cfg), "state_dict": state, **extra}, tmp)
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, dict]:
+    """``(model in eval mode on the CPU, record)`` from a file written by :func:`save_model`.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a model record.
+    """
+    from .models import build_model
+
+    record = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(record, dict) or record.get("format") != FORMAT or "model" not in record:
+        raise ValueError(f"{path}: not a cosmodl model record (format {FORMAT})")
+    model = build_model(record["model"], record["model_cfg"])
+    model.load_state_dict(record["state_dict"])
+    model.eval()
+    return model, record
+
+
+def predict(model: nn.Module, inputs: np.ndarray, indices=None, batch_size: int = 64, device: str = "cpu",
+            threads: int | None = None, transform=None, add_channel: bool = True) -> np.ndarray:
+    """Model outputs for ``inputs[indices]``, in eval mode and without gradients.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Its ``predict(x)`` is used when it has one (outputs in physical units or probabilities),
+        else ``forward``.
+    inputs : ndarray (or memory map), shape (N, ...)
+    indices : array of int, optional
+        Rows to predict (all by default), in this order.
+    batch_size : int
+    device : {'cpu', 'cuda', 'auto'}
+    threads : int, optional
+        CPU threads of torch.
+    transform : callable, optional
+        Applied to each float32 batch of inputs (as in training).
+    add_channel : bool
+        Insert the channel axis after the batch axis.
+
+    Returns
+    -------
+    ndarray, float32, shape (len(indices), ...)
+    """
+    from .training.device import autocast_context, pick_device, to_memory_format
+
+    dev = pick_device(device, threads)
+    was_training = model.training
+    model.eval()
+    model.to(dev)
+    rows_all = np.arange(len(inputs)) if indices is None else np.asarray(indices)
+    forward = model.predict if callable(getattr(model, "predict", None)) else model
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(rows_all), batch_size):
+            rows = rows_all[start:start + batch_size]
+            x = np.asarray(inputs[rows], dtype=np.float32)
+            x = torch.from_numpy(transform(x) if transform is not None else x)
+            if add_channel:
+                x = x.unsqueeze(1)
+            x = to_memory_format(x.to(dev), dev)
+            with autocast_context(dev):
+                out = forward(x)
+            outputs.append(out.float().cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(outputs) if outputs else np.empty((0,), np.float32)

@@ -1,0 +1,59 @@
+"""The trainer's settings: a frozen dataclass whose defaults are those of the config schema.
+
+``$defs/train`` in ``workflow/schemas/config.schema.yaml`` is the one source of truth: the
+dataclass takes its defaults from there, :meth:`TrainConfig.from_config` validates a config
+section against it (an unknown key is an error naming it, never dropped), and constructing a
+``TrainConfig`` directly checks every value against the same ranges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..config import schema_defaults, validate_section
+
+_DEFAULTS = schema_defaults("train")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`cosmodl.training.fit` (a ``train`` section of the config).
+
+    See ``$defs/train`` in the config schema for each key's meaning, unit and range.
+    """
+
+    epochs: int = _DEFAULTS["epochs"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    optimizer: str = _DEFAULTS["optimizer"]
+    lr: float = _DEFAULTS["lr"]
+    weight_decay: float = _DEFAULTS["weight_decay"]
+    momentum: float = _DEFAULTS["momentum"]
+    scheduler: str = _DEFAULTS["scheduler"]
+    warmup_fraction: float = _DEFAULTS["warmup_fraction"]
+    clip_grad_norm: float | None = _DEFAULTS["clip_grad_norm"]
+    augment: bool = _DEFAULTS["augment"]
+    patience: int = _DEFAULTS["patience"]
+    num_workers: int = _DEFAULTS["num_workers"]
+    device: str = _DEFAULTS["device"]
+    seed: int = _DEFAULTS["seed"]
+    devices: int = _DEFAULTS["devices"]
+
+    def __post_init__(self):
+        validate_section(dataclasses.asdict(self), "train", "train")
+
+    @classmethod
+    def from_config(cls, section: dict, key: str = "train") -> "TrainConfig":
+        """Validate a config section (defaults filled in, unknown keys refused) and build the config.
+
+        Parameters
+        ----------
+        section : dict
+            E.g. ``config['voids']['train']``.
+        key : str
+            Its dotted name in error messages.
+        """
+        return cls(**validate_section(section, "train", key))
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
