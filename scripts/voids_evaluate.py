@@ -1,6 +1,6 @@
 """Snakemake adapter: test-set metrics of a trained voids network and of its baselines."""
 from cosmodl.logs import logged_step
-from cosmodl.voids.learn import evaluate_void_model
+from cosmodl.voids.evaluate import evaluate_void_model
 
 with logged_step(snakemake.log[0], snakemake.threads):
     inp = snakemake.input

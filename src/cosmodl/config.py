@@ -1,13 +1,23 @@
-"""Configuration: JSON-Schema validation with defaults, and one clear message per error.
+"""Configuration: JSON-Schema validation with defaults, cross-field checks, one clear message per error.
 
 The schema (``workflow/schemas/config.schema.yaml``) holds every key's type, range, description
-and default; :func:`validate_config` returns the config with defaults filled in, or raises a
+and default; blocks that several stages share (training, splits, catalogue files) are defined once
+under ``$defs``. :func:`validate_config` returns the config with defaults filled in, or raises a
 :class:`~cosmodl.errors.ConfigError` that names the offending key as a dotted path.
+:func:`check_stages` then runs each enabled stage's cross-field checks (values that are valid
+one by one but not together), so that the workflow refuses them when it is parsed.
+
+``python -m cosmodl.config check [FILE ...]`` does all of it for ``config.yaml`` with the given
+files merged over it the way ``snakemake --configfile`` merges them, and names the file and line
+of a YAML syntax error (``make check-config CONFIG=FILE``).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import importlib
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -15,19 +25,47 @@ import yaml
 
 from .errors import ConfigError
 
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = ROOT / "workflow" / "schemas"
+DEFAULT_CONFIG = ROOT / "config.yaml"
+# Cross-field checks of each stage: ``check(config) -> None`` raising ConfigError.
+STAGE_CHECKS = {"voids": "cosmodl.voids.checks:check_config"}
+
 
 def load_yaml(path: str | Path) -> dict:
-    """Read a YAML file into a dict; an empty file gives ``{}``."""
+    """Read a YAML file into a dict; an empty file gives ``{}``.
+
+    Raises
+    ------
+    ConfigError
+        For a missing file, a syntax error (with its line and column) or a top level that is not
+        a mapping; the message starts with the file name.
+    """
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
     return data
+
+
+@functools.cache
+def _schema(name: str) -> dict:
+    return load_yaml(SCHEMA_DIR / f"{name}.schema.yaml")
+
+
+def load_schema(name: str = "config") -> dict:
+    """A schema of ``workflow/schemas/`` by name (``config``, ``voids_metrics``), as a fresh copy."""
+    return copy.deepcopy(_schema(name))
 
 
 def _extend_with_defaults(validator_class):
@@ -46,10 +84,21 @@ def _extend_with_defaults(validator_class):
 _DefaultFillingValidator = _extend_with_defaults(jsonschema.Draft202012Validator)
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
-    where = ".".join(str(p) for p in error.absolute_path) or "<top level>"
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+def _allowed_keys(schema: dict, root: dict) -> set[str]:
+    """Property names a (sub)schema accepts, following local ``$ref`` and ``allOf``."""
+    keys = set(schema.get("properties", {}))
+    ref = schema.get("$ref")
+    if ref and ref.startswith("#/$defs/"):
+        keys |= _allowed_keys(root["$defs"][ref.split("/")[-1]], root)
+    for sub in schema.get("allOf", []):
+        keys |= _allowed_keys(sub, root)
+    return keys
+
+
+def _describe(error: jsonschema.ValidationError, root: dict, prefix: str = "") -> str:
+    where = ".".join([prefix] * bool(prefix) + [str(p) for p in error.absolute_path]) or "<top level>"
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        allowed = sorted(_allowed_keys(error.schema, root))
         unknown = sorted(set(error.instance) - set(allowed))
         return f"config key {where}: unknown key(s) {unknown}; allowed keys: {allowed}"
     if error.validator == "type" and error.instance is None:
@@ -73,10 +122,82 @@ def validate_config(config: dict, schema: dict) -> dict:
         Names the first offending key as a dotted path, e.g.
         ``config key voids.galaxies.mock.bias: -1 is less than the minimum of 0``.
     """
-    filled = copy.deepcopy(config)
-    validator = _DefaultFillingValidator(schema)
-    errors = list(validator.iter_errors(filled))
+    return _validate(config, schema, schema, "")
+
+
+def _validate(instance, schema: dict, root: dict, prefix: str):
+    filled = copy.deepcopy(instance)
+    errors = list(_DefaultFillingValidator(schema).iter_errors(filled))
     if errors:
-        best = jsonschema.exceptions.best_match(errors)
-        raise ConfigError(_describe(best))
+        raise ConfigError(_describe(jsonschema.exceptions.best_match(errors), root, prefix))
     return filled
+
+
+def validate_section(section: dict, definition: str, key: str) -> dict:
+    """Validate one config section against ``$defs/<definition>`` of the config schema, filling defaults.
+
+    Parameters
+    ----------
+    section : dict
+    definition : str
+        Name under ``$defs`` (``train``, ``split``, ``catalogue_file``).
+    key : str
+        Dotted key of the section in messages (``voids.train``).
+    """
+    root = _schema("config")
+    schema = {"$defs": root["$defs"], "$ref": f"#/$defs/{definition}"}
+    return _validate(section, schema, root, key)
+
+
+def schema_defaults(definition: str) -> dict:
+    """Default of every key of ``$defs/<definition>`` in the config schema."""
+    props = _schema("config")["$defs"][definition]["properties"]
+    return {name: copy.deepcopy(spec.get("default")) for name, spec in props.items()}
+
+
+def check_stages(config: dict) -> None:
+    """Run the cross-field checks of every stage listed in ``config['stages']`` (a validated config)."""
+    for stage in config.get("stages", []):
+        if stage in STAGE_CHECKS:
+            module, name = STAGE_CHECKS[stage].split(":")
+            getattr(importlib.import_module(module), name)(config)
+
+
+def merge(base: dict, override: dict) -> dict:
+    """``override`` merged into a copy of ``base``, recursively (how snakemake merges ``--configfile``)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def check_files(paths) -> dict:
+    """``config.yaml`` with ``paths`` merged over it, validated and cross-checked; the filled config."""
+    config = load_yaml(DEFAULT_CONFIG)
+    for path in paths:
+        config = merge(config, load_yaml(path))
+    config = validate_config(config, _schema("config"))
+    check_stages(config)
+    return config
+
+
+def main(argv=None) -> int:
+    """``python -m cosmodl.config check [FILE ...]``: exit 0 and say so, or 2 with one message."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "check":
+        print("usage: python -m cosmodl.config check [CONFIGFILE ...]", file=sys.stderr)
+        return 2
+    try:
+        check_files(argv[1:])
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    print(f"config OK: {DEFAULT_CONFIG.name}" + "".join(f" + {p}" for p in argv[1:]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,26 +6,17 @@ Images are indexed ``[x, y]``; they are drawn with x to the right and y up
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .common import plot_training_curves, plt, remove_stale, save_figure
 
-from ..io import atomic_output  # noqa: E402
-
-
-def _save(fig, path) -> None:
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-    plt.close(fig)
+SPLIT_COLOURS = {"spatial": "tab:blue", "random": "tab:orange"}
+LOSS_LABELS = {"map model": "BCE per pixel", "counts model": "MSE of standardised targets"}
 
 
-def demo_figure(image: np.ndarray, truth: np.ndarray, probability: np.ndarray, side_mpc: float, path,
-                title: str = "") -> None:
+def plot_demo(image: np.ndarray, truth: np.ndarray, probability: np.ndarray, side_mpc: float, title: str = ""):
     """Galaxy image | true void fraction | predicted void probability for one test subbox.
 
     Parameters
@@ -49,11 +40,10 @@ def demo_figure(image: np.ndarray, truth: np.ndarray, probability: np.ndarray, s
         ax.set_ylabel("y [Mpc/h]")
     if title:
         fig.suptitle(title)
-    _save(fig, path)
+    return fig
 
 
-def counts_figure(truth: np.ndarray, predicted: np.ndarray, baseline: np.ndarray | None, path,
-                  title: str = "") -> None:
+def plot_counts(truth: np.ndarray, predicted: np.ndarray, baseline: np.ndarray | None, title: str = ""):
     """Predicted vs true number of voids and void volume per test subbox, with y = x in red.
 
     Parameters
@@ -81,16 +71,10 @@ def counts_figure(truth: np.ndarray, predicted: np.ndarray, baseline: np.ndarray
         ax.legend(fontsize=8, loc="upper left")
     if title:
         fig.suptitle(title)
-    _save(fig, path)
+    return fig
 
 
-def read_history(path) -> dict:
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]} if rows else {}
-
-
-def training_curves(histories: dict, path) -> None:
+def plot_voids_training_curves(histories: dict):
     """Train (dashed) and validation (solid) loss per epoch for each run, one panel per task.
 
     Parameters
@@ -98,25 +82,12 @@ def training_curves(histories: dict, path) -> None:
     histories : dict
         ``{(task, split): history CSV path}``.
     """
-    tasks = sorted({task for task, _ in histories})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), constrained_layout=True, squeeze=False)
-    colours = {"spatial": "tab:blue", "random": "tab:orange"}
-    for ax, task in zip(axes[0], tasks):
-        for (t, split), hist_path in sorted(histories.items()):
-            if t != task:
-                continue
-            h = read_history(hist_path)
-            c = colours.get(split, "k")
-            ax.plot(h["epoch"], h["train_loss"], "--", c=c, label=f"{split} split: train")
-            ax.plot(h["epoch"], h["val_loss"], "-o", c=c, ms=3, label=f"{split} split: validation")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("BCE per pixel" if task == "map" else "MSE of standardised targets")
-        ax.set_title(f"{task} model")
-        ax.legend(fontsize=8)
-    _save(fig, path)
+    return plot_training_curves(histories, panel_of=lambda label: f"{label[0]} model", ylabels=LOSS_LABELS,
+                                colour_of=lambda label: SPLIT_COLOURS.get(label[1], "k"),
+                                name_of=lambda label: f"{label[1]} split")
 
 
-def leakage_figure(metrics: dict, path) -> None:
+def plot_leakage(metrics: dict):
     """Test metrics on the spatial (leakage-free) and random (leaky) splits, with the baselines."""
     panels = []
     if metrics["maps"]:
@@ -132,14 +103,13 @@ def leakage_figure(metrics: dict, path) -> None:
                        {s: [e["baselines"]["linear_in_galaxy_count"][t][k] for t, k in keys]
                         for s, e in metrics["counts"].items()}, "linear-in-galaxy-count baseline"))
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), constrained_layout=True, squeeze=False)
-    colours = {"spatial": "tab:blue", "random": "tab:orange"}
     for ax, (title, keys, model, base, base_name) in zip(axes[0], panels):
         splits = sorted(model, key=lambda s: s != "spatial")
         width = 0.8 / len(splits)
         x = np.arange(len(keys))
         for i, split in enumerate(splits):
             label = f"{split} split" + (" (leaky)" if split == "random" else " (no shared volume)")
-            ax.bar(x + i * width, model[split], width, color=colours.get(split, "k"), label=label)
+            ax.bar(x + i * width, model[split], width, color=SPLIT_COLOURS.get(split, "k"), label=label)
             ax.scatter(x + i * width, base[split], marker="_", s=300, c="k", zorder=3,
                        label=base_name if i == 0 else None)
         ax.set_xticks(x + width * (len(splits) - 1) / 2, keys)
@@ -149,17 +119,20 @@ def leakage_figure(metrics: dict, path) -> None:
         ax.set_title(title)
         ax.legend(fontsize=8, loc="lower right")
     fig.suptitle("Test-set scores: leakage-free vs leaky split (black ticks: baseline on the same split)")
-    _save(fig, path)
+    return fig
 
 
 def voids_figures(metrics: dict, predictions: dict, histories: dict, images_path, side_mpc: float, out_dir,
                   n_demo: int = 8, headline_split: str = "spatial") -> list[Path]:
     """All voids figures into ``out_dir``; returns the paths written.
 
+    Demo figures beyond ``n_demo`` left by an earlier run are removed, so the directory always
+    holds exactly the figures of the current settings.
+
     Parameters
     ----------
     predictions : dict
-        ``{(task, split): .npz path}`` from :func:`cosmodl.voids.learn.evaluate_void_model`.
+        ``{(task, split): .npz path}`` from :func:`cosmodl.voids.evaluate.evaluate_void_model`.
     histories : dict
         ``{(task, split): history CSV path}``.
     """
@@ -171,21 +144,16 @@ def voids_figures(metrics: dict, predictions: dict, histories: dict, images_path
         chosen = np.linspace(0, len(pred["indices"]) - 1, n_demo).round().astype(int)
         for i, row in enumerate(chosen):
             idx = int(pred["indices"][row])
-            path = out_dir / f"demofigure_{i}.png"
-            demo_figure(np.asarray(images[idx]), pred["truth"][row], pred["model"][row], side_mpc, path,
-                        f"test subbox {idx} ({headline_split} split)")
-            written.append(path)
+            fig = plot_demo(np.asarray(images[idx]), pred["truth"][row], pred["model"][row], side_mpc,
+                            f"test subbox {idx} ({headline_split} split)")
+            written.append(save_figure(fig, out_dir / f"demofigure_{i}.png"))
+    remove_stale(out_dir, r"demofigure_\d+\.png", written)
     if ("counts", headline_split) in predictions:
         pred = np.load(predictions[("counts", headline_split)])
-        path = out_dir / "counts_result.png"
-        counts_figure(pred["truth"], pred["model"], pred["linear_in_galaxy_count"], path,
-                      f"void counts of the {len(pred['truth'])} test subboxes ({headline_split} split)")
-        written.append(path)
-    path = out_dir / "training_curves.png"
-    training_curves(histories, path)
-    written.append(path)
+        fig = plot_counts(pred["truth"], pred["model"], pred["linear_in_galaxy_count"],
+                          f"void counts of the {len(pred['truth'])} test subboxes ({headline_split} split)")
+        written.append(save_figure(fig, out_dir / "counts_result.png"))
+    written.append(save_figure(plot_voids_training_curves(histories), out_dir / "training_curves.png"))
     if len({s for _, s in predictions}) > 1:
-        path = out_dir / "leakage.png"
-        leakage_figure(metrics, path)
-        written.append(path)
+        written.append(save_figure(plot_leakage(metrics), out_dir / "leakage.png"))
     return written

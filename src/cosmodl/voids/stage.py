@@ -15,11 +15,18 @@ from ..catalogs.io import load_catalogue, positions, read_catalogue, validate_ca
 from ..catalogs.mock import make_mock_galaxies
 from ..cosmology import planck18
 from ..io import write_json
+from ..splits import random_split, split_record
 from .finder import density_contrast, find_voids
-from .split import TRAIN, VAL, TEST, random_split, spatial_split, split_record
+from .resources import check_memory
+from .split import buffer_cells, spatial_split, voids_crossing_faces
 from .subboxes import SubboxLattice, build_subbox_products, lattice_from_index
 
 log = logging.getLogger(__name__)
+
+
+def _size_mb(path) -> float:
+    """Size of a file in MB (0 for None)."""
+    return Path(path).stat().st_size / 2**20 if path else 0.0
 
 
 def galaxy_catalogue(cfg: dict, source_file: str | None, out_path: str) -> None:
@@ -34,6 +41,7 @@ def galaxy_catalogue(cfg: dict, source_file: str | None, out_path: str) -> None:
     out_path : str
     """
     gal, box = cfg["galaxies"], cfg["box_size"]
+    check_memory("galaxies", cfg, _size_mb(source_file))  # before the mock allocates its fields
     if gal["source"] == "mock":
         mock = gal["mock"]
         cosmo = planck18(**cfg["cosmology"])
@@ -53,6 +61,7 @@ def void_catalogue(cfg: dict, galaxies_path: str | None, source_file: str | None
                    summary_path: str) -> dict:
     """Write ``voids.fits`` (found in the galaxies, or read) and a JSON summary of its statistics."""
     cat, box = cfg["catalogue"], cfg["box_size"]
+    check_memory("catalogue", cfg, _size_mb(galaxies_path) + _size_mb(source_file))
     extra = {}
     galaxies, _ = load_catalogue(galaxies_path, "galaxies") if galaxies_path else (None, None)
     if cat["source"] == "find":
@@ -95,6 +104,7 @@ def void_statistics(voids: dict, box_size: float, n_galaxies: int | None) -> dic
 def subbox_products(cfg: dict, galaxies_path: str, voids_path: str, outputs: dict) -> dict:
     """Write subbox images, void maps and the index table (see :mod:`cosmodl.voids.subboxes`)."""
     sub, box = cfg["subboxes"], cfg["box_size"]
+    check_memory("subboxes", cfg, _size_mb(galaxies_path) + _size_mb(voids_path))
     galaxies, gal_box = load_catalogue(galaxies_path, "galaxies")
     voids, void_box = load_catalogue(voids_path, "voids")
     for name, value in (("galaxies", gal_box), ("voids", void_box)):
@@ -104,24 +114,33 @@ def subbox_products(cfg: dict, galaxies_path: str, voids_path: str, outputs: dic
     return build_subbox_products(positions(galaxies), voids, lattice, sub["map_size"], sub["supersample"], outputs)
 
 
-def split(cfg: dict, index_path: str, method: str, out_path: str) -> dict:
-    """Write the split file of ``method`` (spatial | random) for the subboxes in ``index_path``."""
+def split(cfg: dict, index_path: str, voids_path: str, method: str, out_path: str) -> dict:
+    """Write the split file of ``method`` (spatial | random) for the subboxes in ``index_path``.
+
+    The file also records, for the chosen ``split.buffer``, how many void spheres of
+    ``voids_path`` reach into subboxes of two different roles (:func:`voids_crossing_faces`).
+    """
     spl = cfg["split"]
     lattice = lattice_from_index(index_path)
     if method == "spatial":
-        roles = spatial_split(lattice, spl["test_fraction"], spl["val_fraction"], spl["axis"], spl["offset_cells"])
-        params = {k: spl[k] for k in ("test_fraction", "val_fraction", "axis", "offset_cells")}
+        roles = spatial_split(lattice, spl["test_fraction"], spl["val_fraction"], spl["axis"], spl["offset_cells"],
+                              spl["buffer"])
+        params = {k: spl[k] for k in ("test_fraction", "val_fraction", "axis", "offset_cells", "buffer")}
+        params["buffer_cells"] = buffer_cells(spl["buffer"], lattice.cell)
     elif method == "random":
         roles = random_split(lattice.n_subboxes, spl["test_fraction"], spl["val_fraction"], spl["seed"])
         params = {k: spl[k] for k in ("test_fraction", "val_fraction", "seed")}
     else:
         raise ValueError(f"split method must be 'spatial' or 'random', got {method!r}")
     params.update(subbox_size=lattice.size, stride=lattice.stride, n_cells=lattice.n_cells, wrap=lattice.wrap)
-    record = split_record(roles, method, params)
+    voids, _ = load_catalogue(voids_path, "voids")
+    crossing = voids_crossing_faces(voids, lattice, roles, spl["axis"])
+    # the random split interleaves overlapping subboxes: its test set shares volume with training
+    record = split_record(roles, method, params, leaky=(method == "random"), voids_crossing=crossing)
     write_json(record, out_path)
-    log.info("%s split: %s (%d subboxes dropped as buffer)", method, record["counts"],
-             record["counts"]["dropped_buffer"])
+    log.info("%s split: %s (%d subboxes dropped as buffer); void spheres reaching two sets: %s", method,
+             record["counts"], record["counts"]["dropped_buffer"], crossing)
     return record
 
 
-__all__ = ["galaxy_catalogue", "void_catalogue", "subbox_products", "split", "TRAIN", "VAL", "TEST"]
+__all__ = ["galaxy_catalogue", "void_catalogue", "subbox_products", "split"]

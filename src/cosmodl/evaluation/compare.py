@@ -1,0 +1,58 @@
+"""Comparing a model with its baselines, and writing a stage's metrics file against its schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import load_yaml
+from ..io import finite, write_json
+
+
+def beats(model: dict, baseline: dict, keys, lower_is_better=("rmse",)) -> dict:
+    """Per metric, whether the model scores better than the baseline.
+
+    Parameters
+    ----------
+    model, baseline : dict
+        Metric name → value (None or NaN when undefined).
+    keys : iterable of str
+        Metrics to compare.
+    lower_is_better : iterable of str
+        Metrics where smaller is better (errors, losses, distances); larger is better for the rest.
+
+    Returns
+    -------
+    dict
+        ``{key: bool}``. An undefined model value never beats; an undefined baseline correlation
+        (a constant predictor) counts as 0; any other undefined baseline value is beaten.
+    """
+    lower = set(lower_is_better)
+    result = {}
+    for k in keys:
+        m, b = _defined(model[k]), _defined(baseline[k])
+        if m is None:
+            result[k] = False
+        elif b is None:
+            result[k] = bool(m > 0) if k == "pearson_r" else True
+        else:
+            result[k] = bool(m < b) if k in lower else bool(m > b)
+    return result
+
+
+def _defined(value):
+    return None if value is None or value != value else value
+
+
+def write_metrics(doc: dict, schema_path: str | Path, out_path: str | Path) -> dict:
+    """Check a metrics document against its JSON schema, then write it (NaN as null, atomically).
+
+    Raises
+    ------
+    jsonschema.ValidationError
+        Naming the first part of ``doc`` that does not follow the schema; nothing is written.
+    """
+    import jsonschema
+
+    jsonschema.validate(finite(doc), load_yaml(schema_path))  # what the file will hold: NaN as null
+    write_json(doc, out_path)
+    return doc

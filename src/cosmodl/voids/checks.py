@@ -1,0 +1,52 @@
+"""Cross-field checks of the voids config: values valid one by one but not together.
+
+They run when the workflow is parsed (``check_config`` via :func:`cosmodl.config.check_stages`)
+and by ``make check-config``, so a bad combination stops the run before any rule has run, with a
+message that names the keys involved.
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from ..splits import TRAIN, VAL, check_fractions, random_split, subsample
+from .split import spatial_split
+from .subboxes import SubboxLattice
+
+
+def check_config(config: dict) -> None:
+    """Raise ConfigError for the first inconsistent combination in ``config['voids']`` (validated)."""
+    voids = config["voids"]
+    sub, spl, train = voids["subboxes"], voids["split"], voids["train"]
+    if sub["size"] > sub["n_cells"]:
+        raise ConfigError(f"config keys voids.subboxes.size = {sub['size']} and voids.subboxes.n_cells = "
+                          f"{sub['n_cells']}: a subbox cannot be larger than the box")
+    if sub["size"] % sub["map_size"]:
+        raise ConfigError(f"config keys voids.subboxes.map_size = {sub['map_size']} and voids.subboxes.size = "
+                          f"{sub['size']}: the map size must divide the subbox size")
+    try:
+        check_fractions(spl["test_fraction"], spl["val_fraction"])
+    except ConfigError:
+        raise ConfigError(f"config keys voids.split.test_fraction = {spl['test_fraction']} and "
+                          f"voids.split.val_fraction = {spl['val_fraction']}: they must sum below 1") from None
+    lattice = SubboxLattice(voids["box_size"], sub["n_cells"], sub["size"], sub["stride"], sub["wrap"], sub["count"])
+    try:
+        spatial = spatial_split(lattice, spl["test_fraction"], spl["val_fraction"], spl["axis"], spl["offset_cells"],
+                                spl["buffer"])
+    except ConfigError as exc:
+        raise ConfigError(f"config keys voids.split and voids.subboxes: {exc}") from None
+    sizes = {"spatial": (int((spatial == TRAIN).sum()), int((spatial == VAL).sum()))}
+    if voids["leakage"]["enabled"] or spl["method"] == "random":
+        roles = random_split(lattice.n_subboxes, spl["test_fraction"], spl["val_fraction"], spl["seed"])
+        match = sizes["spatial"][0] if voids["leakage"]["match_train_size"] else None
+        n_train = len(subsample(range(int((roles == TRAIN).sum())), match, 0))
+        sizes["random"] = (n_train, int((roles == VAL).sum()))
+    for method, (n_train, n_val) in sizes.items():
+        if train["batch_size"] > n_train:
+            raise ConfigError(f"config key voids.train.batch_size = {train['batch_size']} is larger than the "
+                              f"{method} split's training set ({n_train} subboxes from voids.subboxes and voids.split)")
+        if n_val == 0:
+            raise ConfigError(f"config key voids.split.val_fraction = {spl['val_fraction']} leaves the {method} "
+                              f"split no validation subboxes; training keeps the weights of the best validation epoch")
+    if train["batch_size"] % train["devices"]:
+        raise ConfigError(f"config keys voids.train.batch_size = {train['batch_size']} and voids.train.devices = "
+                          f"{train['devices']}: the batch size must be a multiple of the number of processes")
