@@ -7,6 +7,9 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/voids.smk"
 
@@ -15,3 +18,11 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+onsuccess:
+    # Outputs are accepted: the checkpoints of finished trainings are no longer needed.
+    from cosmodl.training import remove_finished_checkpoints
+
+    for stage in config["stages"]:
+        remove_finished_checkpoints(f"results/{stage}/checkpoints")

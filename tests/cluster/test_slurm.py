@@ -24,6 +24,7 @@ HAL = ROOT / "profiles" / "hal"
 CI = ROOT / "tests" / "cluster" / "ci-profile"
 RULES = ["voids_galaxies", "voids_catalogue", "voids_subboxes", "voids_split", "voids_train", "voids_evaluate",
          "voids_metrics", "voids_figures"]
+LOCAL_RULES = ["voids_split", "voids_metrics", "voids_figures"]  # tiny tail rules run where snakemake runs
 GPU_RULES = ["voids_train"]
 
 
@@ -43,6 +44,16 @@ def test_hal_profile_dry_run(tmp_path):
     assert "voids_train" in out and "gpu=1" in out and "gpu_model=v100" in out
     assert "slurm_account=ci" in out  # COSMODL_SLURM_ACCOUNT wins over the profile's default
     assert re.search(r"gpu_model=v100, [^\n]*runtime=1440|runtime=1440[^\n]*gpu_model=v100", out)
+
+
+def test_a_multi_gpu_training_job_asks_for_its_threads_once(tmp_path):
+    """devices: 2 runs two processes in one job: --cpus-per-gpu is the job's threads / 2, not its threads."""
+    (tmp_path / "two.yaml").write_text("voids:\n  train:\n    devices: 2\n    batch_size: 16\n")
+    result = snakemake(tmp_path, "-n", "--cores", "8", "--configfile", str(ROOT / "configs/smoke.yaml"),
+                       str(tmp_path / "two.yaml"), profiles=(HAL,))
+    assert result.returncode == 0, result.stderr[-3000:]
+    train = re.findall(r"rule voids_train:\n(?:    .*\n)*?    resources: ([^\n]*)", result.stdout + result.stderr)
+    assert train and all("gpu=2" in r and "cpus_per_gpu=4" in r for r in train), train
 
 
 def test_array_jobs_and_groups_dry_run(tmp_path):
@@ -100,7 +111,8 @@ def runs(slurm, tmp_path_factory):
 def test_every_rule_ran_as_a_slurm_job_gpu_rules_with_a_gpu(runs):
     workdir = runs["slurm"][0]
     for rule in RULES:
-        assert list((workdir / ".snakemake/slurm_logs" / f"rule_{rule}").rglob("*.log")), rule
+        slurm_logs = list((workdir / ".snakemake/slurm_logs" / f"rule_{rule}").rglob("*.log"))
+        assert bool(slurm_logs) == (rule not in LOCAL_RULES), rule
     jobs = subprocess.run(["squeue", "--states=all", "-h", "-o", "%k|%P|%T"], capture_output=True, text=True).stdout
     partitions = {}
     for line in jobs.splitlines():
@@ -109,15 +121,18 @@ def test_every_rule_ran_as_a_slurm_job_gpu_rules_with_a_gpu(runs):
         if rule in RULES and state == "COMPLETED":
             partitions.setdefault(rule, set()).add(partition)
     assert partitions["voids_train"] == {"gpux1"}
-    assert all(partitions[r] == {"cpun1"} for r in RULES if r not in GPU_RULES)
-    for log in (workdir / "logs/voids").glob("*.log"):
-        head = log.read_text()
-        job = re.search(r"SLURM_JOB_ID=(\S+), CUDA_VISIBLE_DEVICES=(\S+)", head)
-        assert job and job.group(1) != "-", f"{log.name} did not run under SLURM"
-        if log.name.startswith("train_"):
-            assert job.group(2) != "-", f"{log.name}: no GPU allocated"
-        elif log.name.startswith(("galaxies", "catalogue", "subboxes")):
-            assert job.group(2) == "-", f"{log.name}: a CPU rule got a GPU"
+    assert all(partitions[r] == {"cpun1"} for r in RULES if r not in GPU_RULES + LOCAL_RULES)
+    assert not set(partitions) & set(LOCAL_RULES)
+    logs = list((workdir / "logs/voids").rglob("*.log"))
+    assert {f"voids_{log.parent.name}" for log in logs} == set(RULES)  # logs/<stage>/<rule>/...
+    for log in logs:
+        rule = f"voids_{log.parent.name}"
+        job = re.search(r"SLURM_JOB_ID=(\S+), CUDA_VISIBLE_DEVICES=(\S+)", log.read_text())
+        assert job and (job.group(1) != "-") == (rule not in LOCAL_RULES), f"{log}: SLURM_JOB_ID={job.group(1)}"
+        if rule in GPU_RULES:
+            assert job.group(2) != "-", f"{log}: no GPU allocated"
+        elif rule in ("voids_galaxies", "voids_catalogue", "voids_subboxes"):
+            assert job.group(2) == "-", f"{log}: a CPU rule got a GPU"
 
 
 def test_slurm_outputs_equal_the_local_run(runs):
@@ -142,8 +157,8 @@ def test_failing_job_is_reported_with_its_log_and_nothing_downstream_runs(slurm,
                        "--retries", "0")
     out = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "Error in rule voids_galaxies" in out and "logs/voids/galaxies.log" in out
-    assert "column 'y' has 1 NaN" in (tmp_path / "logs/voids/galaxies.log").read_text()
+    assert "Error in rule voids_galaxies" in out and "logs/voids/galaxies/galaxies.log" in out
+    assert "column 'y' has 1 NaN" in (tmp_path / "logs/voids/galaxies/galaxies.log").read_text()
     assert not (tmp_path / "results/voids/voids.fits").exists()
     assert not (tmp_path / ".snakemake/slurm_logs/rule_voids_catalogue").exists()
 
@@ -182,13 +197,13 @@ def test_scancelled_training_resumes_from_its_checkpoint_with_the_same_weights(s
     subprocess.run(["scancel", job], check=True)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode != 0, out[-3000:]
-    log = (workdir / "logs/voids/train_map_spatial.log").read_text()
+    log = (workdir / "logs/voids/train/map_spatial.log").read_text()
     assert "received signal SIGTERM" in log and checkpoint.exists()
     assert not (workdir / target).exists()
 
     result = snakemake(workdir, *args)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    log = (workdir / "logs/voids/train_map_spatial.log").read_text()
+    log = (workdir / "logs/voids/train/map_spatial.log").read_text()
     assert "resumed from" in log
     resumed = torch.load(workdir / target, weights_only=False)["state_dict"]
     uninterrupted = torch.load(reference / target, weights_only=False)["state_dict"]

@@ -1,9 +1,13 @@
 """The smoke pipeline through the real snakemake CLI (seconds)."""
 
 import json
+import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -14,10 +18,28 @@ from cosmodl.voids.split import overlap_cells
 pytestmark = pytest.mark.slow
 
 
+def snakemake_cmd(repo_root, workdir, *args):
+    return [sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "--directory", str(workdir),
+            "--cores", "2", "--configfile", str(repo_root / "configs/smoke.yaml"), *args]
+
+
 def snakemake(repo_root, workdir, *args):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", "--configfile", str(repo_root / "configs/smoke.yaml"), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(snakemake_cmd(repo_root, workdir, *args), capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, COSMODL_PROGRESS="1"))
+
+
+def overlay(tmp_path, name, text):
+    """A config file merged over smoke.yaml (pass it in the same --configfile list)."""
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def copy_of(run_dir, tmp_path):
+    """A copy of a finished workdir (outputs, logs and snakemake's metadata) to change settings in."""
+    target = tmp_path / "copy"
+    shutil.copytree(run_dir, target, symlinks=True)
+    return target
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +90,10 @@ def test_smoke_trains_evaluates_and_draws_the_voids_figures(repo_root, smoke_run
     assert names == {"demofigure_0.png", "demofigure_1.png", "counts_result.png", "training_curves.png", "leakage.png"}
     assert all((figures / n).stat().st_size > 10_000 for n in names)
     history = (smoke_run / "results/voids/models/map_spatial_history.csv").read_text().splitlines()
-    assert history[0] == "epoch,train_loss,val_loss,lr,images_per_s,seconds" and len(history) == 3
+    assert history[0] == "epoch,train_loss,val_loss,lr,samples_per_s,seconds,peak_memory_mb" and len(history) == 3
     assert not list((smoke_run / "results/voids/checkpoints").rglob("checkpoint.pt"))  # removed after success
+    log = (smoke_run / "logs/voids/train/map_spatial.log").read_text()
+    assert "epoch 2/2" in log  # the progress bar goes to the rule's log
 
 
 def test_report_has_the_figures_with_captions(repo_root, smoke_run):
@@ -114,7 +138,7 @@ def test_bad_catalogue_file_fails_cleanly(repo_root, tmp_path):
     result = snakemake(repo_root, tmp_path, "--configfile", str(repo_root / "configs/smoke.yaml"),
                        str(tmp_path / "file.yaml"))
     assert result.returncode != 0
-    log = (tmp_path / "logs/voids/galaxies.log").read_text()
+    log = (tmp_path / "logs/voids/galaxies/galaxies.log").read_text()
     assert "column 'y' has 1 NaN" in log
     assert "column 'y' has 1 NaN" in result.stdout + result.stderr
     assert not list(tmp_path.rglob("*.fits"))  # no partial or complete catalogue left behind
@@ -154,3 +178,74 @@ def test_url_catalogue_through_snakemake(repo_root, tmp_path):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_demo_figures_follow_n_demo_up_and_down(repo_root, smoke_run, tmp_path):
+    """A larger n_demo draws the new figures; a smaller one leaves no stale figure behind."""
+    work = copy_of(smoke_run, tmp_path)
+    figures = work / "results/voids/figures"
+    for n_demo in (3, 1):
+        more = overlay(tmp_path, f"demo{n_demo}.yaml", f"voids:\n  figures:\n    n_demo: {n_demo}\n")
+        result = snakemake(repo_root, work, "--configfile", str(repo_root / "configs/smoke.yaml"), more)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert sorted(p.name for p in figures.glob("demofigure_*.png")) == [f"demofigure_{i}.png"
+                                                                            for i in range(n_demo)]
+
+
+def test_a_job_that_cannot_fit_in_memory_stops_at_once_naming_the_keys(repo_root, tmp_path):
+    big = overlay(tmp_path, "big.yaml", "voids:\n  galaxies:\n    mock:\n      n_grid: 1024\n")
+    dry = snakemake(repo_root, tmp_path, "-n", "--configfile", str(repo_root / "configs/smoke.yaml"), big)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    galaxies = re.search(r"rule voids_galaxies:\n(?:    .*\n)*?    resources: ([^\n]*)", dry.stdout + dry.stderr)
+    mem_mb = int(re.search(r"mem_mb=(\d+)", galaxies.group(1)).group(1))
+    assert mem_mb > 40_000  # SLURM would be asked for what the job needs: ~10 float32 fields of 1024^3
+    t0 = time.perf_counter()
+    result = snakemake(repo_root, tmp_path, "--configfile", str(repo_root / "configs/smoke.yaml"), big,
+                       "results/voids/galaxies.fits")
+    assert result.returncode != 0 and time.perf_counter() - t0 < 120
+    log = (tmp_path / "logs/voids/galaxies/galaxies.log").read_text()
+    assert "needs about 4" in log and "voids.galaxies.mock.n_grid = 1024" in log
+    assert not (tmp_path / "results/voids/galaxies.fits").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("voids:\n  subboxes:\n    size: 100\n", "voids.subboxes.size = 100 and voids.subboxes.n_cells = 96"),
+    ("voids:\n  subboxes:\n    map_size: 5\n", "voids.subboxes.map_size = 5 and voids.subboxes.size = 24"),
+    ("voids:\n  split:\n    test_fraction: 0.6\n    val_fraction: 0.5\n", "they must sum below 1"),
+    ("voids:\n  train:\n    batch_size: 512\n", "voids.train.batch_size = 512 is larger than the spatial split"),
+])
+def test_inconsistent_settings_stop_the_run_before_anything_is_written(repo_root, tmp_path, text, message):
+    bad = overlay(tmp_path, "bad.yaml", text)
+    result = snakemake(repo_root, tmp_path, "--configfile", str(repo_root / "configs/smoke.yaml"), bad)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
+def test_sigint_to_snakemake_during_training_does_not_lose_the_training(repo_root, smoke_run, tmp_path):
+    """Snakemake alone gets SIGINT: the job finishes, its outputs are marked incomplete, and
+    --rerun-incomplete writes them again from the final checkpoint instead of training again."""
+    work = copy_of(smoke_run, tmp_path)
+    longer = overlay(tmp_path, "longer.yaml", "voids:\n  train:\n    epochs: 4\n")
+    target = "results/voids/models/map_spatial.pt"
+    cmd = snakemake_cmd(repo_root, work, target, "--configfile", str(repo_root / "configs/smoke.yaml"), longer)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    log = work / "logs/voids/train/map_spatial.log"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if log.exists() and "epoch 1:" in log.read_text():
+            break
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)  # snakemake only, not the job
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode != 0, out[-3000:]
+    assert "epoch 4:" in log.read_text()  # the job ran to its end
+    checkpoints = work / "results/voids/checkpoints/map_spatial"
+    assert (checkpoints / "checkpoint.pt").exists() and (checkpoints / "FINISHED").exists()
+    rerun = snakemake(repo_root, work, target, "--rerun-incomplete", "--configfile",
+                      str(repo_root / "configs/smoke.yaml"), longer)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    text = log.read_text()
+    assert "resumed from" in text and "epoch 1:" not in text  # no training step was repeated
+    assert not checkpoints.exists()  # the workflow succeeded: finished checkpoints are removed
