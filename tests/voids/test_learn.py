@@ -7,7 +7,9 @@ import torch
 
 from cosmodl.config import load_yaml
 from cosmodl.io import write_json
-from cosmodl.voids.learn import ImageTransform, collect_metrics, dihedral, training_indices
+from cosmodl.splits import subsample
+from cosmodl.voids.evaluate import collect_metrics
+from cosmodl.voids.learn import ImageTransform, dihedral
 
 
 def test_dihedral_moves_image_and_map_together():
@@ -27,10 +29,10 @@ def test_dihedral_moves_image_and_map_together():
 
 def test_random_split_training_set_is_cut_to_the_spatial_size():
     split = {"train": np.arange(100, 300)}
-    cut = training_indices(split, 50, seed=0)
+    cut = subsample(split["train"], 50, seed=0)
     assert len(cut) == 50 and np.all(np.diff(cut) > 0) and set(cut) <= set(range(100, 300))
-    assert np.array_equal(cut, training_indices(split, 50, seed=0))
-    assert len(training_indices(split, None, 0)) == 200
+    assert np.array_equal(cut, subsample(split["train"], 50, seed=0))
+    assert len(subsample(split["train"], None, 0)) == 200
 
 
 def test_input_transforms():
@@ -79,7 +81,9 @@ def test_metrics_document_follows_its_schema_and_compares_with_baselines(repo_ro
 @pytest.mark.parametrize("map_target", ["void_fraction", "void_centres"])
 def test_train_and_evaluate_a_map_model_on_either_target(repo_root, tmp_path, map_target):
     from cosmodl.config import validate_config
-    from cosmodl.voids.learn import evaluate_void_model, train_void_model
+    from cosmodl.training import remove_finished_checkpoints
+    from cosmodl.voids.evaluate import evaluate_void_model
+    from cosmodl.voids.learn import train_void_model
 
     rng = np.random.default_rng(0)
     n = 40
@@ -98,7 +102,11 @@ def test_train_and_evaluate_a_map_model_on_either_target(repo_root, tmp_path, ma
                           load_yaml(repo_root / "workflow/schemas/config.schema.yaml"))["voids"]
     summary = train_void_model(cfg, "map", tmp_path / "split.json", paths, None, tmp_path / "m.pt",
                                tmp_path / "h.csv", tmp_path / "ck", threads=1)
-    assert summary["n_train"] == 24 and not (tmp_path / "ck" / "checkpoint.pt").exists()
+    assert summary["n_train"] == 24
+    # the final checkpoint stays until the workflow has accepted the outputs, then goes
+    assert (tmp_path / "ck" / "checkpoint.pt").exists() and (tmp_path / "ck" / "FINISHED").exists()
+    remove_finished_checkpoints(tmp_path)
+    assert not (tmp_path / "ck").exists()
     out = evaluate_void_model(cfg, tmp_path / "m.pt", tmp_path / "split.json", paths, None, tmp_path / "e.json",
                               tmp_path / "p.npz", threads=1)
     assert out["truth"] == map_target and out["n_test"] == 8
