@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: run test bench smoke clean venv
+.PHONY: run test bench smoke clean venv check-config
 
 venv: $(STAMP)
 
@@ -25,6 +25,11 @@ smoke: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Check config files before a run: YAML syntax (file:line), schema, cross-field checks.
+# make check-config CONFIG="configs/paper.yaml my.yaml"   (merged over config.yaml, as --configfile does)
+check-config: $(STAMP)
+	$(BIN)/python -m cosmodl.config check $(CONFIG)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --out results/bench

@@ -34,3 +34,82 @@ def test_paper_preset_is_seed_scale(repo_root, schema):
 def test_bad_config_names_the_key(schema, config, message):
     with pytest.raises(ConfigError, match=message):
         validate_config(config, schema)
+
+
+def test_every_schema_key_has_a_type_and_a_description(schema):
+    """Walk the schema (properties, $defs, if/then excepted): each key says what it is."""
+    missing = []
+
+    def walk(node, path):
+        for name, sub in node.get("properties", {}).items():
+            here = f"{path}.{name}" if path else name
+            if "description" not in sub:
+                missing.append(here)
+            if "type" not in sub and "$ref" not in sub:
+                missing.append(f"{here} (type)")
+            walk(sub, here)
+
+    walk(schema, "")
+    for name, definition in schema["$defs"].items():
+        walk(definition, f"$defs.{name}")
+    assert not missing, missing
+
+
+def test_train_config_defaults_and_keys_come_from_the_schema(schema):
+    import dataclasses
+
+    from cosmodl.training import OPTIMIZERS, SCHEDULERS, TrainConfig
+
+    props = schema["$defs"]["train"]["properties"]
+    fields = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    assert fields == {k: v.get("default") for k, v in props.items()}
+    assert set(props["optimizer"]["enum"]) == set(OPTIMIZERS)
+    assert set(props["scheduler"]["enum"]) == set(SCHEDULERS)
+    assert TrainConfig.from_config({"epochs": 3}).epochs == 3
+    with pytest.raises(ConfigError, match=r"config key voids.train: unknown key\(s\) \['epoch'\]"):
+        TrainConfig.from_config({"epoch": 3}, "voids.train")
+    with pytest.raises(ConfigError, match="config key train.optimizer: 'lbfgs' is not one of"):
+        TrainConfig(optimizer="lbfgs")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainConfig().epochs = 2
+
+
+def test_voids_train_section_is_the_shared_block(schema):
+    config = validate_config({"voids": {"train": {"epochs": 2}, "split": {"buffer": 30}}}, schema)["voids"]
+    assert config["train"]["optimizer"] == "adamw" and config["train"]["epochs"] == 2
+    assert config["split"]["buffer"] == 30 and config["split"]["axis"] == 0
+    with pytest.raises(ConfigError, match=r"config key voids.split: unknown key\(s\) \['bufer'\]; allowed keys: "
+                                          r"\['axis', 'buffer', 'method'"):
+        validate_config({"voids": {"split": {"bufer": 30}}}, schema)
+    with pytest.raises(ConfigError, match=r"config key voids.galaxies: unknown key\(s\) \['sha'\]"):
+        validate_config({"voids": {"galaxies": {"sha": "x"}}}, schema)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("voids:\n  train:\n    epochs: [1, 2\n", r"bad.yaml:4:1: not valid YAML"),
+    ("voids:\n\ttrain: 1\n", r"bad.yaml:2:1: not valid YAML: found character '\\t'"),
+    ("", "bad.yaml is empty: snakemake refuses an empty --configfile"),
+    ("- voids\n", "bad.yaml: the top level must be a mapping"),
+    ("voids:\n  train:\n    epochs: 0\n", "config key voids.train.epochs: 0 is less than the minimum of 1"),
+    ("voids:\n  subboxes:\n    map_size: 7\n", "voids.subboxes.map_size = 7 and voids.subboxes.size = 64"),
+])
+def test_check_config_names_the_file_and_line(tmp_path, text, message):
+    import re
+    import subprocess
+    import sys
+
+    (tmp_path / "bad.yaml").write_text(text)
+    result = subprocess.run([sys.executable, "-m", "cosmodl.config", "check", str(tmp_path / "bad.yaml")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and re.search(message, result.stderr), result.stderr
+
+
+def test_check_config_accepts_the_presets_and_names_a_missing_file(repo_root, tmp_path):
+    import subprocess
+
+    ok = subprocess.run(["make", "-s", "check-config", "CONFIG=configs/smoke.yaml configs/paper.yaml"],
+                        capture_output=True, text=True, cwd=repo_root)
+    assert ok.returncode == 0 and "config OK" in ok.stdout, ok.stderr
+    missing = subprocess.run(["make", "-s", "check-config", f"CONFIG={tmp_path / 'nope.yaml'}"],
+                             capture_output=True, text=True, cwd=repo_root)
+    assert missing.returncode != 0 and "nope.yaml: no such config file" in missing.stderr

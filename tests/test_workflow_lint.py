@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 # pip-only project: the pinned environment is pyproject.toml, not a per-rule conda file (README).
 ALLOWED_LINTS = {"Specify a conda environment or container for each rule."}
 
@@ -20,3 +22,32 @@ def test_snakefmt_is_clean(repo_root):
     result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/"],
                             capture_output=True, text=True, cwd=repo_root)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("configfile", ["config.yaml", "configs/paper.yaml"])
+def test_dry_run_of_each_preset(repo_root, tmp_path, configfile):
+    """The whole DAG of the default and the seed-scale preset, with every rule's resources."""
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-n",
+                             "--directory", str(tmp_path), "--cores", "8", "--configfile", str(repo_root / configfile)],
+                            capture_output=True, text=True, cwd=repo_root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert re.search(r"voids_train\s+4", out) and re.search(r"voids_figures\s+1", out)
+    train = re.search(r"rule voids_train:\n(?:    .*\n)*?    resources: ([^\n]*)", out).group(1)
+    mem_mb = int(re.search(r"mem_mb=(\d+)", train).group(1))
+    assert (mem_mb > 10_000) == (configfile == "configs/paper.yaml")  # 224^2 subboxes, batch 64
+    assert "gpu=1" in train and "cpus_per_gpu=8" in train
+
+
+def test_rules_follow_the_workflow_conventions(repo_root):
+    """Every rule logs to logs/<stage>/<rule>/ and benchmarks to the mirrored path."""
+    text = "".join(p.read_text() for p in (repo_root / "workflow/rules").glob("*.smk"))
+    rules = re.findall(r"^rule (\w+):\n((?:    .*\n|\n)*)", text, flags=re.M)
+    assert len(rules) >= 9
+    for name, body in rules:
+        stage, _, short = name.partition("_")
+        log = re.search(r"    log:\n        \"([^\"]+)\"", body).group(1)
+        bench = re.search(r"    benchmark:\n        \"([^\"]+)\"", body).group(1)
+        assert log.startswith(f"logs/{stage}/{short}/"), (name, log)
+        assert bench == "benchmarks/" + log[len("logs/"):-len(".log")] + ".tsv", (name, bench)
+        assert "mem_mb=" in body and "runtime=" in body, name

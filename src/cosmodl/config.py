@@ -175,9 +175,15 @@ def merge(base: dict, override: dict) -> dict:
 
 
 def check_files(paths) -> dict:
-    """``config.yaml`` with ``paths`` merged over it, validated and cross-checked; the filled config."""
+    """``config.yaml`` with ``paths`` merged over it, validated and cross-checked; the filled config.
+
+    An empty file is an error here although :func:`load_yaml` reads it as ``{}``: Snakemake
+    refuses an empty ``--configfile`` with a message that does not name it.
+    """
     config = load_yaml(DEFAULT_CONFIG)
     for path in paths:
+        if Path(path).is_file() and not Path(path).read_text().strip():
+            raise ConfigError(f"{path} is empty: snakemake refuses an empty --configfile; add keys or leave it out")
         config = merge(config, load_yaml(path))
     config = validate_config(config, _schema("config"))
     check_stages(config)

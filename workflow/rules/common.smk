@@ -10,7 +10,9 @@ try:
     _validated = validate_config(config, load_schema("config"))
     check_stages(_validated)
 except ConfigError as exc:
-    raise ConfigError(f"{exc}  (check a config file with: make check-config CONFIG=<file>)") from None
+    raise ConfigError(
+        f"{exc}  (check a config file with: make check-config CONFIG=<file>)"
+    ) from None
 config.clear()
 config.update(_validated)
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"

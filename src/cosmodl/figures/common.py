@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..io import atomic_output  # noqa: E402
 
@@ -72,6 +73,7 @@ def plot_training_curves(runs: dict, panel_of=None, ylabels: dict | None = None,
             ax.plot(h["epoch"], h["train_loss"], "--", c=c, label=f"{name}: train")
             ax.plot(h["epoch"], h["val_loss"], "-o", c=c, ms=3, label=f"{name}: validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel((ylabels or {}).get(panel, "loss"))
         if panel:
             ax.set_title(panel)

@@ -1,0 +1,93 @@
+# Voids stage: constants and the input, param and resource functions of its rules (voids.smk).
+from cosmodl.voids.resources import estimate_mb, needs_input_size
+
+VOIDS = config["voids"]
+VOID_TASKS = ["map", "counts"]
+SPLIT_METHODS = ["spatial", "random"]
+# Splits the networks are trained on: the configured one, plus the other for the leakage experiment.
+TRAIN_SPLITS = (
+    SPLIT_METHODS if VOIDS["leakage"]["enabled"] else [VOIDS["split"]["method"]]
+)
+
+
+def voids_targets():
+    """Final outputs of the voids stage (every figure, so a new n_demo redraws)."""
+    figures = [f"demofigure_{i}.png" for i in range(VOIDS["figures"]["n_demo"])]
+    figures += ["counts_result.png", "training_curves.png"]
+    figures += ["leakage.png"] if len(TRAIN_SPLITS) > 1 else []
+    return [
+        "results/voids/voids_summary.json",
+        "results/voids/subboxes/index.fits",
+        *expand("results/voids/splits/{method}.json", method=SPLIT_METHODS),
+        "results/voids/metrics.json",
+        *expand("results/voids/figures/{name}", name=figures),
+    ]
+
+
+def voids_mem_mb(step):
+    """mem_mb of a rule: cosmodl.voids.resources.estimate_mb, from the config (and input sizes
+    where the config cannot tell: catalogues from a file or a download)."""
+    if not needs_input_size(step, VOIDS):
+        return estimate_mb(step, VOIDS)
+
+    def mem_mb(wildcards, input):
+        return estimate_mb(step, VOIDS, input.size_mb)
+
+    return mem_mb
+
+
+def download_name(section):
+    """File name under resources/voids/downloads/ for a catalogue section with source: url."""
+    return f"{section}_{os.path.basename(VOIDS[section]['url'].split('?')[0])}"
+
+
+def get_catalogue_source(section):
+    """Input file of the galaxies/catalogue rule: a download, a local file, or nothing."""
+    spec = VOIDS[section]
+    if spec["source"] == "url":
+        return [f"resources/voids/downloads/{download_name(section)}"]
+    if spec["source"] == "file":
+        return [spec["path"]]
+    return []
+
+
+def get_download_spec(wildcards):
+    for section in ("galaxies", "catalogue"):
+        spec = VOIDS[section]
+        if spec["source"] == "url" and download_name(section) == wildcards.name:
+            return spec
+    raise ValueError(f"no catalogue with source: url downloads to {wildcards.name}")
+
+
+def subbox_products(wildcards):
+    """The subbox stacks and index table that training and evaluation read."""
+    products = ["images", "void_fraction", "void_centres"]
+    inputs = {p: f"results/voids/subboxes/{p}.npy" for p in products}
+    inputs["index"] = "results/voids/subboxes/index.fits"
+    return inputs
+
+
+def train_size_reference(wildcards):
+    """For the leaky random split: the spatial split whose training-set size it is cut to."""
+    if wildcards.method == "random" and VOIDS["leakage"]["match_train_size"]:
+        return ["results/voids/splits/spatial.json"]
+    return []
+
+
+def voids_section(*keys, omit=()):
+    """The parts of config["voids"] that a job reads, passed as its params.
+
+    Snakemake reruns a job whose params changed, so jobs get only what they use (a new n_demo
+    redraws figures but does not retrain). Keys named in omit are dropped from every section
+    (split.method only picks the headline split, so the split jobs do not get it).
+    """
+    section = {k: VOIDS[k] for k in keys}
+    for k, value in section.items():
+        if isinstance(value, dict):
+            section[k] = {n: v for n, v in value.items() if n not in omit}
+    return section
+
+
+def train_cpus_per_gpu(wildcards, threads):
+    """SLURM --cpus-per-gpu of a training job: its threads shared by its `devices` processes."""
+    return max(1, threads // VOIDS["train"]["devices"])
