@@ -200,8 +200,8 @@ def test_a_job_that_cannot_fit_in_memory_stops_at_once_naming_the_keys(repo_root
     mem_mb = int(re.search(r"mem_mb=(\d+)", galaxies.group(1)).group(1))
     assert mem_mb > 40_000  # SLURM would be asked for what the job needs: ~10 float32 fields of 1024^3
     t0 = time.perf_counter()
-    result = snakemake(repo_root, tmp_path, "--configfile", str(repo_root / "configs/smoke.yaml"), big,
-                       "results/voids/galaxies.fits")
+    result = snakemake(repo_root, tmp_path, "results/voids/galaxies.fits", "--configfile",
+                       str(repo_root / "configs/smoke.yaml"), big)
     assert result.returncode != 0 and time.perf_counter() - t0 < 120
     log = (tmp_path / "logs/voids/galaxies/galaxies.log").read_text()
     assert "needs about 4" in log and "voids.galaxies.mock.n_grid = 1024" in log
@@ -229,9 +229,10 @@ def test_sigint_to_snakemake_during_training_does_not_lose_the_training(repo_roo
     longer = overlay(tmp_path, "longer.yaml", "voids:\n  train:\n    epochs: 4\n")
     target = "results/voids/models/map_spatial.pt"
     cmd = snakemake_cmd(repo_root, work, target, "--configfile", str(repo_root / "configs/smoke.yaml"), longer)
+    log = work / "logs/voids/train/map_spatial.log"
+    log.unlink()  # the copied log of the 2-epoch run
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    log = work / "logs/voids/train/map_spatial.log"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if log.exists() and "epoch 1:" in log.read_text():
