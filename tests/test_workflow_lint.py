@@ -37,6 +37,8 @@ def test_dry_run_of_each_preset(repo_root, tmp_path, configfile):
     mem_mb = int(re.search(r"mem_mb=(\d+)", train).group(1))
     assert (mem_mb > 10_000) == (configfile == "configs/paper.yaml")  # 224^2 subboxes, batch 64
     assert "gpu=1" in train and "cpus_per_gpu=8" in train
+    metrics = re.search(r"rule voids_metrics:\n    input: ([^\n]*)", out).group(1)
+    assert "workflow/schemas/voids_metrics.schema.yaml" in metrics  # editing the schema reruns the rule
 
 
 def test_rules_follow_the_workflow_conventions(repo_root):

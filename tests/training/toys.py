@@ -162,3 +162,29 @@ def image_data(n=48, seed=0):
         r, c = divmod(int(label), 2)
         images[i, r * 4:r * 4 + 4, c * 4:c * 4 + 4] += 0.7
     return images, labels.astype(np.int64)
+
+
+def train_job(out: str, epochs: int = 2, pause: float = 0.0, threads=None):
+    """A stage-like training function for the launcher: trains the toy classifier, rank 0 writes ``out``."""
+    import time
+    from pathlib import Path
+
+    from cosmodl.training import ArrayDataset, TrainConfig, fit, is_main_process
+
+    images, labels = image_data()
+    torch.manual_seed(0)
+    model = ToyClassifier()
+
+    def loss_fn(output, target):
+        if pause:
+            Path(out + ".started").touch()
+            time.sleep(pause)
+        return F.cross_entropy(output, target)
+
+    fit(model, ArrayDataset(images, labels, np.arange(32), target_dtype=np.int64),
+        ArrayDataset(images, labels, np.arange(32, 48), target_dtype=np.int64),
+        TrainConfig(epochs=epochs, batch_size=8, seed=1, augment=False), out + "_work", out + "_history.csv",
+        loss_fn=loss_fn, data_fingerprint="toy", threads=threads)
+    if is_main_process():
+        with open(out, "a") as f:
+            f.write(f"written by rank 0 with {threads} threads\n")

@@ -1,0 +1,28 @@
+"""Model against baseline, and a metrics file that follows its schema or is not written."""
+
+import json
+
+import jsonschema
+import pytest
+
+from cosmodl.evaluation.compare import beats, write_metrics
+
+
+def test_beats_compares_in_the_right_direction():
+    model = {"auc": 0.9, "rmse": 2.0, "pearson_r": 0.3, "w1": 0.2}
+    baseline = {"auc": 0.8, "rmse": 1.0, "pearson_r": None, "w1": 0.25}
+    assert beats(model, baseline, ["auc", "rmse", "pearson_r", "w1"], lower_is_better=("rmse", "w1")) == \
+        {"auc": True, "rmse": False, "pearson_r": True, "w1": True}
+    assert beats({"pearson_r": -0.1}, {"pearson_r": None}, ["pearson_r"]) == {"pearson_r": False}  # r of a constant is 0
+    assert beats({"auc": float("nan")}, {"auc": 0.5}, ["auc"]) == {"auc": False}
+
+
+def test_write_metrics_checks_the_schema_and_writes_nothing_when_it_fails(tmp_path):
+    schema = {"type": "object", "required": ["auc"], "properties": {"auc": {"type": ["number", "null"]}},
+              "additionalProperties": False}
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    write_metrics({"auc": float("nan")}, tmp_path / "schema.json", tmp_path / "m.json")
+    assert json.loads((tmp_path / "m.json").read_text()) == {"auc": None}
+    with pytest.raises(jsonschema.ValidationError):
+        write_metrics({"auc": 0.5, "extra": 1}, tmp_path / "schema.json", tmp_path / "bad.json")
+    assert not (tmp_path / "bad.json").exists()
