@@ -202,3 +202,44 @@ def test_external_signal_exits_non_zero_with_a_checkpoint(tmp_path, sig):
     assert proc.returncode == 128 + sig, err[-2000:]
     assert "rerun to resume" in out
     assert (tmp_path / "w" / "checkpoint.pt").exists()
+
+
+def test_a_run_resumed_with_another_thread_count_continues_with_the_one_it_started_with(tmp_path):
+    """CPU convolution gradients depend on the thread count in their last bits; training amplifies them.
+
+    Interrupted with 2 threads and resumed on a job with 1 (a SLURM retry on another node), the
+    run must still end with the weights of the uninterrupted 2-thread run.
+    """
+    rng = np.random.default_rng(1)
+    images = rng.random((48, 32, 32)).astype(np.float32)
+    targets = images.mean(axis=(1, 2))[:, None] * 3
+
+    def model():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                             nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                             nn.Linear(16, 1))
+
+    def train(workdir, threads, kill=False):
+        net, calls = model(), {"n": 0}
+
+        def loss_fn(out, y):
+            calls["n"] += 1
+            if kill and calls["n"] == 7 and net.training:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return nn.functional.mse_loss(out, y)
+
+        cfg = TrainConfig(epochs=3, batch_size=8, lr=1e-2, seed=5, augment=False)
+        fit(net, ArrayDataset(images, targets, np.arange(40)), ArrayDataset(images, targets, np.arange(40, 48)), cfg,
+            workdir, workdir / "h.csv", loss_fn=loss_fn, data_fingerprint="t", threads=threads)
+        return net
+
+    try:
+        two, one = train(tmp_path / "two", 2), train(tmp_path / "one", 1)
+        assert not torch.equal(weights(two), weights(one))  # the thread count matters here
+        with pytest.raises(TrainingInterrupted):
+            train(tmp_path / "resumed", 2, kill=True)
+        resumed = train(tmp_path / "resumed", 1)
+        assert torch.equal(weights(resumed), weights(two))
+    finally:
+        torch.set_num_threads(1)

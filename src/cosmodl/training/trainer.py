@@ -27,7 +27,9 @@ Every value a step returns is averaged over the epoch and written to the history
 
 Reproducibility
 ---------------
-Batch order depends only on (seed, epoch); before every step the global torch RNG is seeded from
+On one machine, a CPU run is reproduced exactly with the same number of torch threads; another
+thread count changes the last bits of convolution weight gradients, and training amplifies them
+(the thread count is in the checkpoint, and a resumed run keeps it). Batch order depends only on (seed, epoch); before every step the global torch RNG is seeded from
 (seed, epoch, batch, rank) and ``ctx.generator`` (for augmentation) from (seed, epoch, batch), so
 dropout, sampled latents and augmentation do not depend on what ran before. A checkpoint holds
 the position inside the epoch; on CPU a resumed run therefore ends with exactly the weights of
@@ -76,6 +78,7 @@ class TrainResult:
     best_val_loss: float = float("inf")
     device: str = "cpu"
     resumed: bool = False
+    threads: int = 1  # CPU threads of torch: CPU results depend on it (see :func:`_keep_thread_count`)
 
 
 def batch_seed(seed: int, epoch: int, batch: int, *stream: int) -> int:
@@ -443,6 +446,7 @@ def fit(model: nn.Module, train_data, val_data, cfg: TrainConfig, workdir: str |
         for name, state in saved["schedulers"].items():
             schedulers[name].load_state_dict(state)
         set_rng_state(saved["rng"])
+        _keep_thread_count(saved.get("threads"), device)
         run.loop = saved["loop"]
         log.info("resumed from %s at epoch %d batch %d", run.checkpoint, run.loop["epoch"], run.loop["batch"])
     elif dist.main:
@@ -474,7 +478,22 @@ def fit(model: nn.Module, train_data, val_data, cfg: TrainConfig, workdir: str |
     if loop["best_state"] is not None:
         model.load_state_dict(loop["best_state"])
     return TrainResult(history=copy.deepcopy(loop["history"]), best_epoch=loop["best_epoch"],
-                       best_val_loss=loop["best_val"], device=str(device), resumed=saved is not None)
+                       best_val_loss=loop["best_val"], device=str(device), resumed=saved is not None,
+                       threads=torch.get_num_threads())
+
+
+def _keep_thread_count(threads: int | None, device: torch.device) -> None:
+    """Resume on the CPU with the thread count the run started with.
+
+    The weight gradients of CPU convolutions are sums split across threads, so their last bits
+    depend on the thread count; a run resumed with another count (a SLURM retry on a node with
+    more cores, another ``--cores``) would drift from the uninterrupted run.
+    """
+    if device.type != "cpu" or not threads or threads == torch.get_num_threads():
+        return
+    log.warning("the checkpoint was made with %d CPU threads and this job has %d; continuing with %d so that the "
+                "result is the one an uninterrupted run gives", threads, torch.get_num_threads(), threads)
+    torch.set_num_threads(threads)
 
 
 def _early_stopped(loop: dict, cfg: TrainConfig) -> bool:
