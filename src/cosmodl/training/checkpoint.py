@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import shutil
 import signal
+import threading
 from pathlib import Path
 
 import torch
@@ -54,6 +55,9 @@ class StopSignals:
         self._previous = {}
 
     def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            log.warning("training outside the main thread: stop signals cannot be caught, no checkpoint on SIGTERM")
+            return self
         for sig in self.SIGNALS:
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
