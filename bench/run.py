@@ -117,7 +117,7 @@ def bench_training(side=64, batch=32, steps=12, n_images=1024, out_dir=None, dev
 
     from cosmodl.models import VoidMapNet
     from cosmodl.training import ArrayDataset, EpochLoader, StepContext, TrainConfig, pick_device, supervised_step
-    from cosmodl.training.device import memory_format
+    from cosmodl.training.device import memory_format, model_to_device
     from cosmodl.training.distributed import Distributed
     from cosmodl.voids.learn import ImageTransform, augment_map, map_loss
 
@@ -131,7 +131,8 @@ def bench_training(side=64, batch=32, steps=12, n_images=1024, out_dir=None, dev
         ds = ArrayDataset(path, targets, np.arange(n_images), ImageTransform("log1p", 2.5))
         loader = EpochLoader(ds, batch, True, 0, 0, dev.type == "cuda")
         torch.manual_seed(0)
-        model = VoidMapNet("resnet18").to(dev, memory_format=memory_format(dev))
+        model = VoidMapNet("resnet18")
+        model_to_device(model, dev)
         model.train()
         optimizers = {"main": torch.optim.AdamW(model.parameters(), lr=1e-3)}
         ctx = StepContext(dev, TrainConfig(batch_size=batch), Distributed(dev.type), augment_map)
@@ -171,7 +172,8 @@ def bench_training(side=64, batch=32, steps=12, n_images=1024, out_dir=None, dev
                 return steps * batch
             return run
 
-        runs = {"kit_in_memory": in_memory(kit_step), "kit_data_loader": run_loader, "bare_in_memory": in_memory(bare_step)}
+        runs = {"kit_in_memory": in_memory(kit_step), "kit_data_loader": run_loader,
+                "bare_in_memory": in_memory(bare_step)}
         for fn in runs.values():  # warm up
             fn()
         rates = {name: [] for name in runs}

@@ -32,8 +32,8 @@ DEFAULT_CONFIG = ROOT / "config.yaml"
 STAGE_CHECKS = {"voids": "cosmodl.voids.checks:check_config"}
 
 
-def load_yaml(path: str | Path) -> dict:
-    """Read a YAML file into a dict; an empty file gives ``{}``.
+def load_yaml(path: str | Path, allow_empty: bool = True) -> dict:
+    """Read a YAML file into a dict; an empty file gives ``{}`` (an error unless ``allow_empty``).
 
     Raises
     ------
@@ -52,6 +52,8 @@ def load_yaml(path: str | Path) -> dict:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from exc
     if data is None:
+        if not allow_empty:  # as snakemake refuses it, with a message that does not name the file
+            raise ConfigError(f"{path} is empty: snakemake refuses an empty --configfile; add keys or leave it out")
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
@@ -177,14 +179,11 @@ def merge(base: dict, override: dict) -> dict:
 def check_files(paths) -> dict:
     """``config.yaml`` with ``paths`` merged over it, validated and cross-checked; the filled config.
 
-    An empty file is an error here although :func:`load_yaml` reads it as ``{}``: Snakemake
-    refuses an empty ``--configfile`` with a message that does not name it.
+    An empty file is an error here, as it is for ``snakemake --configfile``.
     """
     config = load_yaml(DEFAULT_CONFIG)
     for path in paths:
-        if Path(path).is_file() and not Path(path).read_text().strip():
-            raise ConfigError(f"{path} is empty: snakemake refuses an empty --configfile; add keys or leave it out")
-        config = merge(config, load_yaml(path))
+        config = merge(config, load_yaml(path, allow_empty=False))
     config = validate_config(config, _schema("config"))
     check_stages(config)
     return config

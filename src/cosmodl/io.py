@@ -106,6 +106,13 @@ def file_digest(path: str | os.PathLike, chunk: int = 1 << 23) -> str:
     return h.hexdigest()
 
 
+def digest(source) -> str:
+    """BLAKE2b digest of a file (a path, read in chunks) or of an array's bytes; what a data fingerprint holds."""
+    if isinstance(source, (str, os.PathLike)):
+        return file_digest(source)
+    return hashlib.blake2b(np.ascontiguousarray(source).tobytes(), digest_size=16).hexdigest()
+
+
 def fingerprint(*parts) -> str:
     """Short stable hash (16 hex characters) of JSON-serialisable ``parts`` (dict keys sorted)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -86,12 +86,12 @@ def predict(model: nn.Module, inputs: np.ndarray, indices=None, batch_size: int 
     -------
     ndarray, float32, shape (len(indices), ...)
     """
-    from .training.device import autocast_context, pick_device, to_memory_format
+    from .training.device import autocast_context, model_to_device, pick_device, to_memory_format
 
     dev = pick_device(device, threads)
     was_training = model.training
     model.eval()
-    model.to(dev)
+    model_to_device(model, dev)
     rows_all = np.arange(len(inputs)) if indices is None else np.asarray(indices)
     forward = model.predict if callable(getattr(model, "predict", None)) else model
     outputs = []

@@ -102,9 +102,7 @@ def group_split(groups, test_fraction: float, val_fraction: float, seed: int = 0
     labels, inverse = np.unique(groups, return_inverse=True)
     n = len(labels)
     n_test = max(1, int(round(test_fraction * n)))
-    n_val = int(round(val_fraction * n)) if val_fraction > 0 else 0
-    if val_fraction > 0 and n_val == 0:
-        n_val = 1
+    n_val = max(1, int(round(val_fraction * n))) if val_fraction > 0 else 0
     if buffer and not contiguous:
         raise ConfigError(f"split.buffer = {buffer}: a buffer needs ordered groups (contiguous=True)")
     if buffer < 0:

@@ -33,6 +33,9 @@ def underdensity_score(images: np.ndarray, sigma_px: float, map_size: int) -> np
     return -smooth.reshape(n, map_size, f, map_size, f).mean(axis=(2, 4))
 
 
+MAX_FIT_IMAGES = 2000  # the underdensity baseline is fitted on at most this many training images
+
+
 class UnderdensityBaseline:
     """Void probability from the smoothed local galaxy underdensity, ranked and calibrated.
 

@@ -1,11 +1,12 @@
 """Checkpoints of a training run and the signals that make one.
 
 A checkpoint is one ``torch.save`` dict: the model, every optimiser and schedule, the RNG
-states, the number of CPU threads of torch, the loop's position (epoch, batch inside it, running sums, history, best weights,
-early-stopping count), the :class:`~cosmodl.training.TrainConfig` it was made with and a
-fingerprint of the data. It is written to a temporary file and renamed, so a kill while saving
-leaves the previous checkpoint intact. :func:`load_checkpoint` returns it only if config and
-data match, and says what differs otherwise.
+states, the number of CPU threads of torch, the loop's position (epoch, batch inside it,
+running sums, history, best weights, early-stopping count), the
+:class:`~cosmodl.training.TrainConfig` it was made with and a fingerprint of the data. It is
+written to a temporary file and renamed, so a kill while saving leaves the previous checkpoint
+intact. :func:`load_checkpoint` returns it only if config and data match, and says what differs
+otherwise.
 
 A finished run leaves its checkpoint (the loop's final state) and a ``FINISHED`` marker next to
 it, so that a workflow whose outputs were not accepted (interrupted Snakemake, a failed later
@@ -103,7 +104,8 @@ def save_checkpoint(path: str | Path, *, config: dict, data_fingerprint: str, mo
         The loop's own state (epoch, batch, history, best weights...).
     """
     state = {"format": FORMAT, "config": config, "data_fingerprint": data_fingerprint,
-             "threads": torch.get_num_threads(), "model": model.state_dict(), "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+             "threads": torch.get_num_threads(), "model": model.state_dict(),
+             "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
              "schedulers": {k: s.state_dict() for k, s in schedulers.items() if s is not None},
              "rng": rng_state(), "loop": loop}
     with atomic_output(path) as tmp:

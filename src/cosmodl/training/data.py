@@ -315,8 +315,3 @@ class EpochLoader:
     def __len__(self) -> int:
         return self.batches_per_epoch() - self.batch_sampler.skip
 
-
-def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0,
-                pin_memory: bool = False, drop_last: bool | None = None) -> EpochLoader:
-    """An :class:`EpochLoader` (see there)."""
-    return EpochLoader(dataset, batch_size, shuffle, seed, num_workers, pin_memory, drop_last)

@@ -47,6 +47,16 @@ def memory_format(device: torch.device, ndim: int = 4):
     return torch.channels_last if device.type == "cuda" and ndim == 4 else torch.contiguous_format
 
 
+def model_to_device(model: torch.nn.Module, device: torch.device) -> None:
+    """Move ``model`` to ``device``; on CUDA its 4-D weights (image convolutions) go channels_last.
+
+    A model with 5-D weights (3-D convolutions) keeps the contiguous layout: channels_last is 4-D only.
+    """
+    model.to(device)
+    if device.type == "cuda" and not any(p.dim() == 5 for p in model.parameters()):
+        model.to(memory_format=memory_format(device, 4))
+
+
 def to_memory_format(x: torch.Tensor, device: torch.device) -> torch.Tensor:
     """``x`` in the layout :func:`memory_format` picks for its rank on ``device``."""
     return x.contiguous(memory_format=memory_format(device, x.ndim))

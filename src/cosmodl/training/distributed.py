@@ -41,7 +41,7 @@ class Distributed:
 
         self.dist = dist
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
+        self.rank = rank()
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         # tensors for collectives live where the backend wants them: CUDA for NCCL, CPU for gloo
         self.comm_device = torch.device("cuda", self.local_rank) if device_type == "cuda" else torch.device("cpu")

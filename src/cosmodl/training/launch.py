@@ -41,6 +41,16 @@ def resolve(target: str):
     return getattr(importlib.import_module(module), name)
 
 
+def run_target(target: str, kwargs: dict, threads: int | None) -> int:
+    """Call ``target(**kwargs, threads=threads)``; 0, or ``128 + signal`` after :class:`TrainingInterrupted`."""
+    try:
+        resolve(target)(**kwargs, threads=threads)
+    except TrainingInterrupted as exc:
+        logging.getLogger(__name__).error("%s", exc)
+        return 128 + exc.signum
+    return 0
+
+
 def threads_per_process(threads: int | None, devices: int) -> int:
     """CPU threads each of ``devices`` processes gets out of the job's ``threads`` (at least 1)."""
     return max(1, (threads or 1) // devices)
@@ -65,12 +75,7 @@ def launch(target: str, kwargs: dict, devices: int = 1, threads: int | None = No
         Where the arguments file for torchrun is written (default: next to the log).
     """
     if devices <= 1:
-        try:
-            resolve(target)(**kwargs, threads=threads)
-        except TrainingInterrupted as exc:
-            log.error("%s", exc)
-            return 128 + exc.signum
-        return 0
+        return run_target(target, kwargs, threads)
     args = {"target": target, "kwargs": kwargs, "threads": threads_per_process(threads, devices),
             "log_path": str(log_path) if log_path else None}
     base = Path(workdir or (Path(log_path).parent if log_path else "."))
@@ -109,12 +114,7 @@ def main(args_file: str) -> int:
     log_to_file(args["log_path"] if is_main_process() else None, append=True)
     if not is_main_process():
         logging.getLogger().setLevel(logging.WARNING)
-    try:
-        resolve(args["target"])(**args["kwargs"], threads=args["threads"])
-    except TrainingInterrupted as exc:
-        logging.getLogger(__name__).error("%s", exc)
-        return 128 + exc.signum
-    return 0
+    return run_target(args["target"], args["kwargs"], args["threads"])
 
 
 if __name__ == "__main__":

@@ -29,11 +29,12 @@ Reproducibility
 ---------------
 On one machine, a CPU run is reproduced exactly with the same number of torch threads; another
 thread count changes the last bits of convolution weight gradients, and training amplifies them
-(the thread count is in the checkpoint, and a resumed run keeps it). Batch order depends only on (seed, epoch); before every step the global torch RNG is seeded from
-(seed, epoch, batch, rank) and ``ctx.generator`` (for augmentation) from (seed, epoch, batch), so
-dropout, sampled latents and augmentation do not depend on what ran before. A checkpoint holds
-the position inside the epoch; on CPU a resumed run therefore ends with exactly the weights of
-an uninterrupted one. A checkpoint whose config or data fingerprint differs is not resumed.
+(the thread count is in the checkpoint, and a resumed run keeps it). Batch order depends only
+on (seed, epoch); before every step the global torch RNG is seeded from (seed, epoch, batch,
+rank) and ``ctx.generator`` (for augmentation) from (seed, epoch, batch), so dropout, sampled
+latents and augmentation do not depend on what ran before. A checkpoint holds the position
+inside the epoch; on CPU a resumed run therefore ends with exactly the weights of an
+uninterrupted one. A checkpoint whose config or data fingerprint differs is not resumed.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from .checkpoint import (FINISHED, StopSignals, TrainingInterrupted, load_checkp
                          set_rng_state)
 from .config import TrainConfig
 from .data import EpochLoader
-from .device import as_float, autocast_context, memory_format, pick_device, to_memory_format
+from .device import as_float, autocast_context, model_to_device, pick_device, to_memory_format
 from .distributed import Distributed
 from .optim import build_optimizer, build_scheduler
 
@@ -192,22 +193,17 @@ def has_custom_step(model: nn.Module) -> bool:
     return callable(getattr(model, "training_step", None))
 
 
-class MetricLogger:
-    """Means of step values over an epoch (weighted by samples), throughput and peak memory.
+class RunningMeans:
+    """Means of step values over batches, weighted by the samples in each batch.
 
     Parameters
     ----------
-    device : torch.device
     sums, count : optional
-        Running sums and sample count carried over from a checkpoint taken inside the epoch.
+        Running sums and sample count carried over (from a checkpoint taken inside an epoch).
     """
 
-    def __init__(self, device: torch.device, sums: dict | None = None, count: int = 0):
-        self.device = device
+    def __init__(self, sums: dict | None = None, count: int = 0):
         self.sums, self.count = dict(sums or {}), int(count)
-        self.samples, self.t0 = 0, time.perf_counter()
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
 
     def update(self, n: int, values: dict) -> None:
         """Add one batch of ``n`` samples with its mean ``values``."""
@@ -220,6 +216,23 @@ class MetricLogger:
 
     def state(self) -> tuple[dict, int]:
         return dict(self.sums), self.count
+
+
+class MetricLogger(RunningMeans):
+    """:class:`RunningMeans` of an epoch's training steps, and the epoch's peak memory.
+
+    Parameters
+    ----------
+    device : torch.device
+    sums, count : optional
+        As for :class:`RunningMeans`.
+    """
+
+    def __init__(self, device: torch.device, sums: dict | None = None, count: int = 0):
+        super().__init__(sums, count)
+        self.device = device
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
 
     def peak_memory_mb(self) -> float:
         """Peak CUDA memory allocated by tensors this epoch, or the process's peak resident set on CPU."""
@@ -328,14 +341,11 @@ def evaluate(model: nn.Module, loader, step: Callable) -> dict:
         ``{name: mean per sample}``, at least ``loss``.
     """
     model.eval()
-    sums, count = {}, 0
+    means = RunningMeans()
     with torch.no_grad():
         for batch in loader:
-            n = _batch_len(batch)
-            for k, v in step(batch).items():
-                sums[k] = sums.get(k, 0.0) + float(v) * n
-            count += n
-    return {k: v / max(count, 1) for k, v in sums.items()}
+            means.update(_batch_len(batch), step(batch))
+    return means.means()
 
 
 def _optimizers(model: nn.Module, cfg: TrainConfig, total_steps: int) -> tuple[dict, dict]:
@@ -349,13 +359,6 @@ def _optimizers(model: nn.Module, cfg: TrainConfig, total_steps: int) -> tuple[d
         optimizer, scheduler = item if isinstance(item, tuple) else (item, None)
         optimizers[name], schedulers[name] = optimizer, scheduler
     return optimizers, schedulers
-
-
-def _model_to_device(model: nn.Module, device: torch.device) -> None:
-    """Move the model; on CUDA, 4-D weights (image convolutions) go channels_last."""
-    model.to(device)
-    if device.type == "cuda" and not any(p.dim() == 5 for p in model.parameters()):
-        model.to(memory_format=memory_format(device, 4))
 
 
 def _write_history(history: list[dict], path: Path) -> None:
@@ -423,7 +426,7 @@ def fit(model: nn.Module, train_data, val_data, cfg: TrainConfig, workdir: str |
         raise ConfigError(f"train.batch_size: {cfg.batch_size} is larger than the training set "
                           f"({train_loader.n_samples} samples)")
     torch.manual_seed(cfg.seed)
-    _model_to_device(model, device)
+    model_to_device(model, device)
     dist.broadcast_state(model)
     custom = has_custom_step(model)
     if not custom and loss_fn is None:

@@ -8,7 +8,7 @@ message that names the keys involved.
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ..splits import TRAIN, VAL, check_fractions, random_split, subsample
+from ..splits import TRAIN, VAL, check_fractions, random_split
 from .split import spatial_split
 from .subboxes import SubboxLattice
 
@@ -28,7 +28,7 @@ def check_config(config: dict) -> None:
     except ConfigError:
         raise ConfigError(f"config keys voids.split.test_fraction = {spl['test_fraction']} and "
                           f"voids.split.val_fraction = {spl['val_fraction']}: they must sum below 1") from None
-    lattice = SubboxLattice(voids["box_size"], sub["n_cells"], sub["size"], sub["stride"], sub["wrap"], sub["count"])
+    lattice = SubboxLattice.from_config(voids)
     try:
         spatial = spatial_split(lattice, spl["test_fraction"], spl["val_fraction"], spl["axis"], spl["offset_cells"],
                                 spl["buffer"])
@@ -37,8 +37,9 @@ def check_config(config: dict) -> None:
     sizes = {"spatial": (int((spatial == TRAIN).sum()), int((spatial == VAL).sum()))}
     if voids["leakage"]["enabled"] or spl["method"] == "random":
         roles = random_split(lattice.n_subboxes, spl["test_fraction"], spl["val_fraction"], spl["seed"])
-        match = sizes["spatial"][0] if voids["leakage"]["match_train_size"] else None
-        n_train = len(subsample(range(int((roles == TRAIN).sum())), match, 0))
+        n_train = int((roles == TRAIN).sum())
+        if voids["leakage"]["match_train_size"]:  # cut to the spatial split's size (cosmodl.splits.subsample)
+            n_train = min(n_train, sizes["spatial"][0])
         sizes["random"] = (n_train, int((roles == VAL).sum()))
     for method, (n_train, n_val) in sizes.items():
         if train["batch_size"] > n_train:

@@ -12,17 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..evaluation.baselines import UnderdensityBaseline, counts_baselines
+from ..evaluation.baselines import MAX_FIT_IMAGES, UnderdensityBaseline, counts_baselines
 from ..evaluation.compare import beats, write_metrics
 from ..evaluation.metrics import map_metrics, regression_metrics
 from ..io import atomic_output, write_json
 from ..records import load_model, predict
-from ..splits import load_split
+from ..splits import load_split, subsample
 from .learn import COUNT_TARGETS, ImageTransform, count_targets, map_truth_transform
 from .resources import check_memory
 
 MAP_KEYS = ("roc_auc", "average_precision", "iou", "pearson_r")
-BASELINE_FIT_SUBBOXES = 2000  # the underdensity baseline is fitted on at most this many training subboxes
 
 
 def evaluate_void_model(cfg: dict, model_path, split_path, subboxes: dict, index_path, metrics_out,
@@ -65,8 +64,7 @@ def evaluate_void_model(cfg: dict, model_path, split_path, subboxes: dict, index
             return transform_truth(np.asarray(rows, dtype=np.float64))
 
         truth_test = as_truth(truth[test_idx])
-        fit_idx = train_idx if len(train_idx) <= BASELINE_FIT_SUBBOXES else np.sort(
-            np.random.default_rng(0).choice(train_idx, BASELINE_FIT_SUBBOXES, replace=False))
+        fit_idx = subsample(train_idx, MAX_FIT_IMAGES, seed=0)
         baseline = UnderdensityBaseline(ev["baseline_sigmas"], ev["void_threshold"]).fit(
             np.asarray(images[fit_idx]), as_truth(truth[fit_idx]))
         base_pred = baseline.predict(np.asarray(images[test_idx]), truth.shape[-1])

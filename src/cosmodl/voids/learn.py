@@ -17,7 +17,6 @@ losses and the augmentation by the 8 symmetries of a projected subbox. Evaluatio
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..io import file_digest, fingerprint
+from ..io import digest, fingerprint
 from ..models import build_model
 from ..records import save_model
 from ..splits import load_split, subsample
@@ -129,13 +128,6 @@ def _task_data(cfg: dict, task: str, subboxes: dict, index_path):
     raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
 
 
-def _digest(source) -> str:
-    """Digest of a target source: a ``.npy`` file's bytes, or an array's."""
-    if isinstance(source, (str, Path)):
-        return file_digest(source)
-    return hashlib.blake2b(np.ascontiguousarray(source).tobytes(), digest_size=16).hexdigest()
-
-
 def train_void_model(cfg: dict, task: str, split_path, subboxes: dict, index_path, model_out, history_out,
                      workdir, threads: int | None = None, match_split_path=None) -> dict:
     """Train the ``task`` network on a split; write the model record and its per-epoch history.
@@ -183,7 +175,7 @@ def train_void_model(cfg: dict, task: str, split_path, subboxes: dict, index_pat
     train_ds = ArrayDataset(subboxes["images"], targets, train_idx, transform, target_transform)
     val_ds = ArrayDataset(subboxes["images"], targets, split["val"], transform, target_transform)
     data_fingerprint = fingerprint(task, cfg["model"], train_idx.tolist(), split["val"].tolist(),
-                                   file_digest(subboxes["images"]), _digest(targets), mean_count)
+                                   digest(subboxes["images"]), digest(targets), mean_count)
     result = fit(model, train_ds, val_ds, tcfg, workdir, history_out, loss_fn=loss_fn, augment=augment,
                  data_fingerprint=data_fingerprint, threads=threads)
     if not is_main_process():  # data-parallel run: rank 0 writes the files

@@ -9,17 +9,13 @@ training on a CPU about 130 MB per 224² image of the batch.
 
 from __future__ import annotations
 
+from ..evaluation.baselines import MAX_FIT_IMAGES
 from ..resources import require_memory
 from .subboxes import SubboxLattice
 
 BASE_MB = 300  # interpreter, numpy, numba, astropy
 TORCH_BASE_MB = 1200  # + torch, torchvision and a ResNet with its optimiser state
 MB = 2**20
-
-
-def _lattice(cfg: dict) -> SubboxLattice:
-    sub = cfg["subboxes"]
-    return SubboxLattice(cfg["box_size"], sub["n_cells"], sub["size"], sub["stride"], sub["wrap"], sub["count"])
 
 
 def _n_mock_galaxies(cfg: dict) -> float:
@@ -57,7 +53,7 @@ def estimate_mb(step: str, cfg: dict, input_mb: float | None = None) -> int:
             return int(BASE_MB + 6 * catalogues_mb)
         n = cfg["catalogue"]["find"]["n_grid"]
         return int(BASE_MB + 32 * n**3 / MB + 2 * catalogues_mb)
-    lattice = _lattice(cfg)
+    lattice = SubboxLattice.from_config(cfg)
     side, m = lattice.size, cfg["subboxes"]["map_size"]
     images_mb = lattice.n_subboxes * side**2 * 4 / MB
     if step == "subboxes":
@@ -67,7 +63,7 @@ def estimate_mb(step: str, cfg: dict, input_mb: float | None = None) -> int:
         batch = cfg["train"]["batch_size"]
         return int(TORCH_BASE_MB + images_mb + batch * 130 * (side / 224) ** 2)
     if step == "evaluate":
-        fitted = min(lattice.n_subboxes, 2000)
+        fitted = min(lattice.n_subboxes, MAX_FIT_IMAGES)
         return int(TORCH_BASE_MB + images_mb + 4 * fitted * side**2 * 8 / MB)
     if step == "small":
         return BASE_MB + 500

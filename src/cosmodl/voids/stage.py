@@ -110,7 +110,7 @@ def subbox_products(cfg: dict, galaxies_path: str, voids_path: str, outputs: dic
     for name, value in (("galaxies", gal_box), ("voids", void_box)):
         if not np.isclose(value, box):
             raise ValueError(f"{name} catalogue box {value} Mpc/h differs from voids.box_size = {box}")
-    lattice = SubboxLattice(box, sub["n_cells"], sub["size"], sub["stride"], sub["wrap"], sub["count"])
+    lattice = SubboxLattice.from_config(cfg)
     return build_subbox_products(positions(galaxies), voids, lattice, sub["map_size"], sub["supersample"], outputs)
 
 

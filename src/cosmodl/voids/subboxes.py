@@ -83,6 +83,12 @@ class SubboxLattice:
             raise ConfigError(f"subbox count = {self.count} per axis must be in [1, {fit}] "
                               f"(that many subboxes of {self.size} at stride {self.stride} fit)")
 
+    @classmethod
+    def from_config(cls, voids: dict) -> "SubboxLattice":
+        """The lattice of ``config['voids']`` (``box_size`` and the ``subboxes`` section)."""
+        sub = voids["subboxes"]
+        return cls(voids["box_size"], sub["n_cells"], sub["size"], sub["stride"], sub["wrap"], sub["count"])
+
     def _all_origins(self) -> np.ndarray:
         last = self.n_cells - 1 if self.wrap else self.n_cells - self.size
         return np.arange(0, last + 1, self.stride, dtype=np.int64)
