@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = ROOT / "workflow" / "schemas"
 DEFAULT_CONFIG = ROOT / "config.yaml"
 # Cross-field checks of each stage: ``check(config) -> None`` raising ConfigError.
-STAGE_CHECKS = {"voids": "cosmodl.voids.checks:check_config"}
+STAGE_CHECKS = {"voids": "cosmodl.voids.checks:check_config", "lensing": "cosmodl.lensing.checks:check_config"}
 
 
 def load_yaml(path: str | Path, allow_empty: bool = True) -> dict:
@@ -76,8 +76,14 @@ def _extend_with_defaults(validator_class):
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for name, subschema in properties.items():
-                if "default" in subschema and name not in instance:
+                if "default" not in subschema:
+                    continue
+                if name not in instance:
                     instance[name] = copy.deepcopy(subschema["default"])
+                elif isinstance(instance[name], dict) and isinstance(subschema["default"], dict):
+                    # An object default is a stage's preset (e.g. lensing.train): a partial user
+                    # value overrides its keys one by one instead of replacing the whole preset.
+                    instance[name] = merge(subschema["default"], instance[name])
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})

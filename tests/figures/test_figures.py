@@ -43,6 +43,30 @@ def test_generic_training_curves_take_any_labels(tmp_path):
         "dcae: train", "dcae: validation", "vae: train", "vae: validation"]
 
 
+def test_training_curves_wrap_panels_into_rows(tmp_path):
+    runs = {name: write_history(tmp_path / f"{name}.csv", [2, 1], [3, 2]) for name in "abcde"}
+    fig = plot_training_curves(runs, panel_of=lambda label: label, ncols=3)
+    visible = [ax for ax in fig.axes if ax.axison]
+    assert len(fig.axes) == 6 and [ax.get_title() for ax in visible] == list("abcde")
+    assert {ax.get_subplotspec().rowspan.start for ax in visible} == {0, 1}
+
+
+def test_lensing_roc_curves_are_the_scores_with_their_auc_in_the_legend():
+    from sklearn.metrics import roc_auc_score
+
+    from cosmodl.figures.lensing import plot_roc
+
+    rng = np.random.default_rng(0)
+    classes = np.repeat(["no_sub", "spherical", "vortex"], 30)
+    score = rng.random(90) + (classes != "no_sub")
+    auc = roc_auc_score(classes != "no_sub", score)
+    metrics = {"presets": {"A": {"models": {"dcae": {"auc": {"sub": auc}}}}}}
+    fig = plot_roc({"A": {"classes": classes, "score_dcae": score}}, metrics)
+    (line, diagonal) = fig.axes[0].lines
+    assert line.get_label() == f"DCAE: AUC {auc:.3f}"
+    assert np.trapezoid(line.get_ydata(), line.get_xdata()) == pytest.approx(auc)
+
+
 def test_demo_figure_draws_the_image_and_maps_with_x_to_the_right():
     image = np.arange(64, dtype=float).reshape(8, 8)  # [x, y]
     truth, prob = np.eye(2) * 0.9, np.full((2, 2), 0.25)

@@ -39,7 +39,8 @@ def read_history(path) -> dict:
         if rows else {}
 
 
-def plot_training_curves(runs: dict, panel_of=None, ylabels: dict | None = None, colour_of=None, name_of=None):
+def plot_training_curves(runs: dict, panel_of=None, ylabels: dict | None = None, colour_of=None, name_of=None,
+                         ncols: int | None = None):
     """Training (dashed) and validation (solid) loss per epoch for a set of runs.
 
     Parameters
@@ -54,6 +55,8 @@ def plot_training_curves(runs: dict, panel_of=None, ylabels: dict | None = None,
         ``colour_of(label) -> matplotlib colour``.
     name_of : callable, optional
         ``name_of(label) -> legend name`` (default: the label, a tuple joined by spaces).
+    ncols : int, optional
+        Panels per row (default: all in one row).
 
     Returns
     -------
@@ -61,9 +64,13 @@ def plot_training_curves(runs: dict, panel_of=None, ylabels: dict | None = None,
     """
     panel_of = panel_of or (lambda label: "")
     panels = sorted({panel_of(label) for label in runs})
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), constrained_layout=True, squeeze=False)
+    ncols = min(ncols or len(panels), len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.5 * ncols, 4 * nrows), constrained_layout=True, squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, panel in zip(axes[0], panels):
+    for ax, panel in zip(axes.ravel(), panels):
         for i, (label, path) in enumerate(sorted(runs.items(), key=lambda kv: str(kv[0]))):
             if panel_of(label) != panel:
                 continue

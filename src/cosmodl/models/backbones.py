@@ -17,16 +17,16 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-ARCHS = {"resnet18": (torchvision.models.resnet18, "ResNet18_Weights"),
-         "resnet34": (torchvision.models.resnet34, "ResNet34_Weights"),
-         "resnet50": (torchvision.models.resnet50, "ResNet50_Weights")}
+# torchvision factory and weights enum of each architecture (torchvision is imported when a
+# backbone is built: it takes seconds, which every job that does not need it would pay)
+ARCHS = {"resnet18": ("resnet18", "ResNet18_Weights"), "resnet34": ("resnet34", "ResNet34_Weights"),
+         "resnet50": ("resnet50", "ResNet50_Weights")}
 
 
 def _adapt_stem(model: nn.Module, in_channels: int) -> None:
@@ -96,7 +96,10 @@ class ResNetBackbone(nn.Module):
         super().__init__()
         if arch not in ARCHS:
             raise ConfigError(f"model.arch: {arch!r} is not one of {sorted(ARCHS)}")
-        factory, weights_enum = ARCHS[arch]
+        import torchvision
+
+        factory_name, weights_enum = ARCHS[arch]
+        factory = getattr(torchvision.models, factory_name)
         weights = None
         if pretrained_weights is None and allow_download:
             weights = getattr(torchvision.models, weights_enum).DEFAULT
