@@ -13,6 +13,8 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/voids_common.smk"
 include: "workflow/rules/voids.smk"
+include: "workflow/rules/lensing_common.smk"
+include: "workflow/rules/lensing.smk"
 
 
 rule all:

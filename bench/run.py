@@ -9,6 +9,7 @@ Every number comes with a reference measured in the same process and run:
   memory, vs a bare PyTorch step (the same augmentation, forward, loss, backward, AdamW) on that batch.
 * images: paper-scale subbox galaxy images (10,648 subboxes of 224^2 from ~1e7 galaxies in a
   1050 Mpc/h box) vs the time to write the same number of bytes to disk.
+* lensing_simulation, lensing_training: see bench/lensing.py.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+import lensing  # bench/lensing.py (the script directory is on sys.path)
 from cosmodl.gridding.cic import cic_deposit_3d, cic_deposit_3d_reference, sort_by_x_cell
 from cosmodl.voids.subboxes import PRODUCTS, SubboxLattice, build_subbox_products
 
@@ -196,7 +198,8 @@ def bench_training(side=64, batch=32, steps=12, n_images=1024, out_dir=None, dev
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="results/bench")
-    parser.add_argument("--only", choices=["cic", "images", "training"], default=None)
+    parser.add_argument("--only", choices=["cic", "images", "training", "lensing_simulation", "lensing_training"],
+                        default=None)
     parser.add_argument("--train-side", type=int, default=64, help="image side of the training benchmark")
     parser.add_argument("--train-steps", type=int, default=12)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
@@ -206,7 +209,9 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     for name, fn in (("cic", bench_cic), ("images", lambda: bench_images(out_dir=out)),
                      ("training", lambda: bench_training(args.train_side, steps=args.train_steps, out_dir=out,
-                                                        device=args.device))):
+                                                        device=args.device)),
+                     ("lensing_simulation", lensing.bench_simulation),
+                     ("lensing_training", lambda: lensing.bench_training(device=args.device))):
         if args.only and args.only != name:
             continue
         result = fn()

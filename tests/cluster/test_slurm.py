@@ -23,9 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 HAL = ROOT / "profiles" / "hal"
 CI = ROOT / "tests" / "cluster" / "ci-profile"
 RULES = ["voids_galaxies", "voids_catalogue", "voids_subboxes", "voids_split", "voids_train", "voids_evaluate",
-         "voids_metrics", "voids_figures"]
-LOCAL_RULES = ["voids_split", "voids_metrics", "voids_figures"]  # tiny tail rules run where snakemake runs
-GPU_RULES = ["voids_train"]
+         "voids_metrics", "voids_figures", "lensing_simulate", "lensing_merge", "lensing_train", "lensing_evaluate",
+         "lensing_metrics", "lensing_figures"]
+# tiny tail rules run where snakemake runs
+LOCAL_RULES = ["voids_split", "voids_metrics", "voids_figures", "lensing_merge", "lensing_metrics"]
+GPU_RULES = ["voids_train", "lensing_train"]
 
 
 def snakemake(workdir, *args, profiles=(HAL, CI), timeout=900, env=None):
@@ -120,13 +122,14 @@ def test_every_rule_ran_as_a_slurm_job_gpu_rules_with_a_gpu(runs):
         rule = comment.split("_wildcards")[0].removeprefix("rule_")
         if rule in RULES and state == "COMPLETED":
             partitions.setdefault(rule, set()).add(partition)
-    assert partitions["voids_train"] == {"gpux1"}
+    assert partitions["voids_train"] == partitions["lensing_train"] == {"gpux1"}
     assert all(partitions[r] == {"cpun1"} for r in RULES if r not in GPU_RULES + LOCAL_RULES)
     assert not set(partitions) & set(LOCAL_RULES)
-    logs = list((workdir / "logs/voids").rglob("*.log"))
-    assert {f"voids_{log.parent.name}" for log in logs} == set(RULES)  # logs/<stage>/<rule>/...
+    logs = list((workdir / "logs").rglob("*.log"))
+    rule_of = {log: f"{log.parent.parent.name}_{log.parent.name}" for log in logs}  # logs/<stage>/<rule>/...
+    assert set(rule_of.values()) == set(RULES)
     for log in logs:
-        rule = f"voids_{log.parent.name}"
+        rule = rule_of[log]
         job = re.search(r"SLURM_JOB_ID=(\S+), CUDA_VISIBLE_DEVICES=(\S+)", log.read_text())
         assert job and (job.group(1) != "-") == (rule not in LOCAL_RULES), f"{log}: SLURM_JOB_ID={job.group(1)}"
         if rule in GPU_RULES:
@@ -145,6 +148,9 @@ def test_slurm_outputs_equal_the_local_run(runs):
         sa = torch.load(a / f"models/{model}.pt", weights_only=False)["state_dict"]
         sb = torch.load(b / f"models/{model}.pt", weights_only=False)["state_dict"]
         assert all(torch.equal(sa[k], sb[k]) for k in sa), model
+    assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
+    a, b = runs["slurm"][0] / "results/lensing", runs["local"][0] / "results/lensing"
+    assert np.load(a / "data/A/images.npy").tobytes() == np.load(b / "data/A/images.npy").tobytes()
     assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
 
 

@@ -96,6 +96,29 @@ def test_smoke_trains_evaluates_and_draws_the_voids_figures(repo_root, smoke_run
     assert "epoch 2/2" in log  # the progress bar goes to the rule's log
 
 
+def test_smoke_simulates_trains_and_evaluates_the_lensing_stage(repo_root, smoke_run):
+    import jsonschema
+
+    from cosmodl.config import load_yaml
+
+    lens = smoke_run / "results/lensing"
+    metrics = json.loads((lens / "metrics.json").read_text())
+    jsonschema.validate(metrics, load_yaml(repo_root / "workflow/schemas/lensing_metrics.schema.yaml"))
+    preset = metrics["presets"]["A"]
+    assert set(preset["models"]) == {"dcae", "vae", "aae", "rbm", "resnet", "pca", "osvm"}
+    assert preset["n_test"] == {"no_sub": 20, "spherical": 20, "vortex": 20}
+    assert preset["models"]["dcae"]["n_train"] == 40 and preset["models"]["resnet"]["n_train"] == 120
+    assert preset["published"]["aae"]["auc_sub"] == 0.93207
+    split = json.loads((lens / "data/A/split.json").read_text())
+    assert not split["leaky"] and split["counts"] == {"train": 120, "val": 30, "test": 60, "dropped_buffer": 0}
+    images = np.load(lens / "data/A/images.npy", mmap_mode="r")
+    assert images.shape == (210, 150, 150)
+    assert not list((lens / "data/A").glob("chunks/*.npy"))  # the chunks are temporary
+    names = {p.name for p in (lens / "figures").glob("*.png")}
+    assert names == {"examples_A.png", "reconstructions_A.png", "scores_A.png", "roc.png", "training_curves.png"}
+    assert "| A | aae |" in (lens / "auc_table.md").read_text()
+
+
 def test_report_has_the_figures_with_captions(repo_root, smoke_run):
     result = snakemake(repo_root, smoke_run, "--report", "report.zip")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -104,6 +127,7 @@ def test_report_has_the_figures_with_captions(repo_root, smoke_run):
     names = zipfile.ZipFile(smoke_run / "report.zip").namelist()
     assert any(n.endswith("counts_result.png") for n in names)
     assert any(n.endswith("leakage.png") for n in names)
+    assert any(n.endswith("roc.png") for n in names)
 
 
 def test_rerun_has_nothing_to_do(repo_root, smoke_run):
@@ -213,6 +237,7 @@ def test_a_job_that_cannot_fit_in_memory_stops_at_once_naming_the_keys(repo_root
     ("voids:\n  subboxes:\n    map_size: 5\n", "voids.subboxes.map_size = 5 and voids.subboxes.size = 24"),
     ("voids:\n  split:\n    test_fraction: 0.6\n    val_fraction: 0.5\n", "they must sum below 1"),
     ("voids:\n  train:\n    batch_size: 512\n", "voids.train.batch_size = 512 is larger than the spatial split"),
+    ("lensing:\n  model_a:\n    snr: [30, 10]\n", "lensing.model_a.snr = [30, 10]: the range is reversed"),
 ])
 def test_inconsistent_settings_stop_the_run_before_anything_is_written(repo_root, tmp_path, text, message):
     bad = overlay(tmp_path, "bad.yaml", text)

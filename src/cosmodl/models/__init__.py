@@ -6,7 +6,8 @@ those of every stage.
 
 from .backbones import ResNetBackbone, build_resnet_encoder
 from .registry import build_model, model_names, register_model
+from .lensing import AAE, DCAE, RBM, VAE, LensingResNet
 from .voids import VoidCountNet, VoidMapNet
 
 __all__ = ["ResNetBackbone", "build_resnet_encoder", "build_model", "model_names", "register_model",
-           "VoidCountNet", "VoidMapNet"]
+           "VoidCountNet", "VoidMapNet", "AAE", "DCAE", "RBM", "VAE", "LensingResNet"]

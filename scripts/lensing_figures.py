@@ -1,0 +1,12 @@
+"""Snakemake adapter: example images, reconstructions, ROC curves, score histograms, training curves."""
+import json
+from pathlib import Path
+
+from cosmodl.figures.lensing import lensing_figures
+from cosmodl.logs import logged_step
+
+with logged_step(snakemake.log[0]):
+    inp, p = snakemake.input, snakemake.params
+    lensing_figures(json.loads(Path(inp.metrics).read_text()), dict(zip(p.presets, inp.scores)),
+                    dict(zip(p.presets, inp.images)), dict(zip(p.presets, inp.params)), list(inp.histories),
+                    Path(snakemake.output.roc).parent, p.n_examples)

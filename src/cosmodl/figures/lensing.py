@@ -1,0 +1,148 @@
+"""Figures of the lensing stage: example images, reconstructions, ROC curves, score histograms, training curves."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..lensing.data import MinMax, read_params
+from ..lensing.simulate import CLASSES
+from .common import plot_training_curves, plt, save_figure
+
+CLASS_COLOUR = {"no_sub": "tab:blue", "spherical": "tab:orange", "vortex": "tab:green"}
+SCORERS = ("dcae", "vae", "aae", "rbm", "pca", "osvm")
+SCORER_NAME = {"dcae": "DCAE", "vae": "VAE", "aae": "AAE", "rbm": "RBM", "pca": "PCA baseline",
+               "osvm": "one-class SVM", "resnet": "ResNet-18 (supervised)"}
+LOSS_NAME = {"resnet": "cross-entropy (3 classes)", "vae": "MSE + β KL per latent dimension (no_sub)"}
+SCORER_STYLE = {"pca": ":", "osvm": ":", "resnet": "--"}
+
+
+def plot_examples(images, params, n_examples: int, preset: str):
+    """Grid of test images (rows: classes), min-max normalised as the networks see them.
+
+    Parameters
+    ----------
+    images : ndarray (N, H, W), counts/s
+    params : DataFrame (read_params)
+    """
+    fig, axes = plt.subplots(len(CLASSES), n_examples, figsize=(2.3 * n_examples, 2.5 * len(CLASSES)),
+                             constrained_layout=True, squeeze=False)
+    test = params[params["split"] == "test"]
+    for row, cls in enumerate(CLASSES):
+        rows = test[test["class"] == cls].head(n_examples)
+        for col in range(n_examples):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col >= len(rows):
+                ax.axis("off")
+                continue
+            p = rows.iloc[col]
+            ax.imshow(MinMax()(np.asarray(images[[p.name]], np.float32))[0], origin="lower", cmap="gray")
+            title = f"θE={p.theta_e:.2f}″ SNR={p.snr:.0f}"
+            title += f"\nN_sub={int(p.n_subhalos)}" if cls != "no_sub" else "\nno substructure"
+            ax.set_title(title, fontsize=8)
+            if col == 0:
+                ax.set_ylabel(cls, fontsize=10)
+    fig.suptitle(f"Model {preset}: test images per class (min-max normalised, 7.5″ field)")
+    return fig
+
+
+def plot_reconstructions(scores: dict, preset: str):
+    """One test image per class (rows): input, then each model's reconstruction and residual (columns)."""
+    models = [m for m in SCORERS if f"example_{m}" in scores]
+    x = scores["example_input"]
+    ncol = 1 + 2 * len(models)
+    fig, axes = plt.subplots(len(CLASSES), ncol, figsize=(1.6 * ncol, 1.8 * len(CLASSES)), constrained_layout=True,
+                             squeeze=False)
+    lim = max(float(np.abs(x - scores[f"example_{m}"]).max()) for m in models) if models else 1.0
+    for row, cls in enumerate(CLASSES):
+        axes[row, 0].imshow(x[row], origin="lower", cmap="gray", vmin=0, vmax=1)
+        axes[row, 0].set_ylabel(cls)
+        for k, m in enumerate(models):
+            recon = scores[f"example_{m}"][row]
+            axes[row, 1 + 2 * k].imshow(recon, origin="lower", cmap="gray", vmin=0, vmax=1)
+            im = axes[row, 2 + 2 * k].imshow(x[row] - recon, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
+            if row == 0:
+                axes[row, 1 + 2 * k].set_title(SCORER_NAME[m], fontsize=8)
+                axes[row, 2 + 2 * k].set_title("input − recon.", fontsize=8)
+    axes[0, 0].set_title("input", fontsize=8)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if models:
+        fig.colorbar(im, ax=axes[:, -1], shrink=0.6, label="residual (min-max units)")
+    fig.suptitle(f"Model {preset}: reconstructions of one test image per class")
+    return fig
+
+
+def plot_roc(scores_by_preset: dict, metrics: dict):
+    """ROC of no_sub against substructure (both classes), one panel per preset, one curve per scorer."""
+    from sklearn.metrics import roc_curve
+
+    presets = sorted(scores_by_preset)
+    fig, axes = plt.subplots(1, len(presets), figsize=(5.2 * len(presets), 4.8), constrained_layout=True,
+                             squeeze=False)
+    for ax, preset in zip(axes[0], presets):
+        s = scores_by_preset[preset]
+        sub = s["classes"] != "no_sub"
+        models = metrics["presets"][preset]["models"]
+        for name in (*SCORERS, "resnet"):
+            score = 1 - s["proba_resnet"][:, 0] if name == "resnet" and "proba_resnet" in s else s.get(f"score_{name}")
+            if score is None or name not in models:
+                continue
+            fpr, tpr, _ = roc_curve(sub, score)
+            ax.plot(fpr, tpr, SCORER_STYLE.get(name, "-"), label=f"{SCORER_NAME[name]}: AUC {models[name]['auc']['sub']:.3f}")
+        ax.plot([0, 1], [0, 1], c="0.7", lw=0.8)
+        ax.set_xlabel("false positive rate (no_sub flagged)")
+        ax.set_ylabel("true positive rate (substructure found)")
+        ax.set_title(f"Model {preset}: no_sub vs spherical + vortex")
+        ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def plot_score_histograms(scores: dict, preset: str):
+    """Histogram of each anomaly score per class (one panel per scorer)."""
+    models = [m for m in SCORERS if f"score_{m}" in scores]
+    ncols = min(3, len(models))
+    nrows = -(-len(models) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3 * nrows), constrained_layout=True, squeeze=False)
+    for ax in axes.ravel()[len(models):]:
+        ax.axis("off")
+    classes = scores["classes"]
+    for ax, m in zip(axes.ravel(), models):
+        score = scores[f"score_{m}"]
+        bins = np.histogram_bin_edges(score, bins=30)
+        for cls in CLASSES:
+            ax.hist(score[classes == cls], bins=bins, histtype="step", color=CLASS_COLOUR[cls], label=cls, density=True)
+        ax.set_title(SCORER_NAME[m], fontsize=9)
+        ax.set_xlabel("reconstruction MSE" if m != "osvm" else "−decision function")
+        ax.set_ylabel("density")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"Model {preset}: anomaly scores of the test images per class")
+    return fig
+
+
+def lensing_figures(metrics: dict, scores: dict, images: dict, params: dict, histories, out_dir, n_examples: int):
+    """Write every lensing figure into ``out_dir`` (see the rule ``lensing_figures``)."""
+    out_dir = Path(out_dir)
+    loaded = {p: dict(np.load(path, allow_pickle=False)) for p, path in scores.items()}
+    for preset in scores:
+        table = read_params(params[preset])
+        stack = np.load(images[preset], mmap_mode="r")
+        save_figure(plot_examples(stack, table, n_examples, preset), out_dir / f"examples_{preset}.png")
+        save_figure(plot_reconstructions(loaded[preset], preset), out_dir / f"reconstructions_{preset}.png")
+        save_figure(plot_score_histograms(loaded[preset], preset), out_dir / f"scores_{preset}.png")
+    save_figure(plot_roc(loaded, metrics), out_dir / "roc.png")
+    runs = {}
+    for path in histories:
+        preset, model = re.match(r"([AB])_(\w+)_history", Path(path).name).groups()
+        runs[(model, preset)] = path
+    fig = plot_training_curves(runs, panel_of=lambda label: SCORER_NAME[label[0]],
+                               ylabels={SCORER_NAME[m]: LOSS_NAME.get(m, "reconstruction MSE (no_sub)") for m, _ in runs},
+                               ncols=3,
+                               colour_of=lambda label: "tab:blue" if label[1] == "A" else "tab:red",
+                               name_of=lambda label: f"Model {label[1]}")
+    save_figure(fig, out_dir / "training_curves.png")

@@ -1,0 +1,118 @@
+"""The lensing data sets on disk: simulated chunks, their merge into one stack per preset, the split.
+
+Files of a preset (``results/lensing/data/<preset>/``)
+------------------------------------------------------
+``images.npy``
+    float32 (N, num_pix, num_pix), counts/s, in :func:`~cosmodl.lensing.simulate.dataset_items`
+    order (splits train, val, test; within each the classes no_sub, spherical, vortex).
+``params.csv``
+    One row per image: split, class, index and the drawn parameters
+    (:data:`~cosmodl.lensing.simulate.PARAM_COLUMNS`).
+``split.json``
+    A :func:`cosmodl.splits.split_record`: every image was drawn for its split from its own
+    seed stream, so no image or parameter set is shared between sets (``leaky: false``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ..config import merge, validate_section
+from ..io import atomic_output, write_json
+from ..splits import ROLE_NAMES, split_record
+from .simulate import CLASSES, PARAM_COLUMNS, PRESET_KEYS, SPLITS, chunk_items, simulate_items
+
+log = logging.getLogger(__name__)
+ANOMALY_MODELS = ("dcae", "vae", "aae", "rbm")
+MODELS = (*ANOMALY_MODELS, "resnet")
+CLASS_LABEL = {cls: i for i, cls in enumerate(CLASSES)}
+ROLE_OF_SPLIT = {name: role for role, name in ROLE_NAMES.items()}
+
+
+def simulate_chunk(cfg: dict, preset: str, chunk: int, images_out, params_out, workers: int = 1) -> None:
+    """Simulate chunk ``chunk`` of ``preset`` and write its images (.npy) and parameters (.csv).
+
+    Parameters
+    ----------
+    cfg : dict
+        ``config['lensing']`` (seed, sizes, chunk_size, image, model_a / model_b).
+    preset : {'A', 'B'}
+    workers : int
+        Processes (the rule's threads).
+    """
+    items = chunk_items(cfg["sizes"], cfg["chunk_size"], chunk)
+    images, rows = simulate_items(cfg["seed"], preset, cfg[PRESET_KEYS[preset]], cfg["image"], items, workers)
+    with atomic_output(images_out) as tmp:
+        np.save(tmp, images)
+    with atomic_output(params_out) as tmp:
+        pd.DataFrame(rows, columns=["split", "class", "index", *PARAM_COLUMNS]).to_csv(tmp, index=False)
+    log.info("preset %s chunk %d: %d images", preset, chunk, len(images))
+
+
+def merge_chunks(image_chunks, param_chunks, images_out, params_out, split_out, seed: int) -> None:
+    """Concatenate the chunks of a preset (in order) into one stack, table and split record."""
+    tables = [pd.read_csv(p) for p in param_chunks]
+    n = sum(len(t) for t in tables)
+    first = np.load(image_chunks[0], mmap_mode="r")
+    with atomic_output(images_out) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *first.shape[1:]))
+        start = 0
+        for path in image_chunks:
+            chunk = np.load(path, mmap_mode="r")
+            out[start:start + len(chunk)] = chunk
+            start += len(chunk)
+        out.flush()
+        del out
+    params = pd.concat(tables, ignore_index=True)
+    if start != len(params):
+        raise ValueError(f"chunks hold {start} images but {len(params)} parameter rows")
+    with atomic_output(params_out) as tmp:
+        params.to_csv(tmp, index=False)
+    roles = params["split"].map(ROLE_OF_SPLIT).to_numpy(np.int8)
+    counts = {s: {c: int(((params["split"] == s) & (params["class"] == c)).sum()) for c in CLASSES} for s in SPLITS}
+    write_json(split_record(roles, "generated", {"seed": seed}, leaky=False, per_class=counts), split_out)
+
+
+def read_params(path) -> pd.DataFrame:
+    """The per-image parameter table of a preset, with an integer ``label`` column (class index)."""
+    params = pd.read_csv(path)
+    params["label"] = params["class"].map(CLASS_LABEL).astype(np.int64)
+    return params
+
+
+def select(params: pd.DataFrame, split: str, classes=CLASSES) -> np.ndarray:
+    """Stack indices (int64, sorted) of the images of ``split`` whose class is in ``classes``."""
+    mask = (params["split"] == split) & params["class"].isin(list(classes))
+    return np.flatnonzero(mask.to_numpy()).astype(np.int64)
+
+
+class MinMax:
+    """Each image to [0, 1]: (x - min) / (max - min) per image (picklable). x: (B, H, W) float32."""
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        lo = x.min(axis=(1, 2), keepdims=True)
+        span = x.max(axis=(1, 2), keepdims=True) - lo
+        return ((x - lo) / np.where(span > 0, span, 1.0)).astype(np.float32)
+
+
+def normaliser(kind: str):
+    """The input transform of a normalisation name: ``minmax`` or ``none``."""
+    if kind == "minmax":
+        return MinMax()
+    if kind == "none":
+        return None
+    raise ValueError(f"unknown normalisation {kind!r}; expected 'minmax' or 'none'")
+
+
+def normalisation_of(cfg: dict, name: str) -> str:
+    """Normalisation of network ``name``'s input (``lensing.model.normalisation`` or ``resnet_normalisation``)."""
+    return cfg["model"]["resnet_normalisation" if name == "resnet" else "normalisation"]
+
+
+def train_settings(cfg: dict, name: str) -> dict:
+    """``lensing.train`` with ``lensing.train_overrides.<name>`` over it, validated (defaults filled in)."""
+    section = merge(cfg["train"], cfg["train_overrides"].get(name) or {})
+    return validate_section(section, "train", f"lensing.train (+ train_overrides.{name})")

@@ -1,0 +1,107 @@
+"""Training of the lensing networks with the shared kit.
+
+* The anomaly detectors (``dcae``, ``vae``, ``aae``, ``rbm``) learn to reconstruct the
+  ``no_sub`` training images of a preset; the validation loss is their reconstruction MSE on the
+  ``no_sub`` validation images (the substructure classes are never seen before evaluation).
+* The supervised ``resnet`` learns the three classes (cross-entropy) from the training images of
+  all classes.
+
+What is about lensing here is only the input normalisation, the choice of images and the losses;
+batching (reshuffled every epoch, unlike the original), checkpoints, resume, pre-emption and
+data parallelism are the trainer's.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..io import digest, fingerprint
+from ..models import build_model
+from ..records import save_model
+from ..training import ArrayDataset, TrainConfig, fit, is_main_process
+from .data import MODELS, normalisation_of, normaliser, read_params, select, train_settings
+
+log = logging.getLogger(__name__)
+REGISTERED = {name: f"lensing_{name}" for name in MODELS}
+
+
+def train_config(cfg: dict, name: str) -> TrainConfig:
+    """``lensing.train`` with ``lensing.train_overrides.<name>`` over it."""
+    return TrainConfig(**train_settings(cfg, name))
+
+
+def flips(x: torch.Tensor, y, generator: torch.Generator):
+    """Random horizontal/vertical flips and 90-degree turns of each image (labels unchanged)."""
+    ops = torch.randint(0, 8, (x.shape[0],), generator=generator).tolist()
+    out = []
+    for xi, op in zip(x, ops):
+        xi = xi.flip(-1) if op & 4 else xi
+        out.append(torch.rot90(xi, op & 3, dims=(-2, -1)))
+    return torch.stack(out), y
+
+
+def _datasets(name: str, images_path, params, transform):
+    if name == "resnet":
+        labels = params["label"].to_numpy(np.int64)
+        train_idx, val_idx = select(params, "train"), select(params, "val")
+        return (ArrayDataset(images_path, labels, train_idx, transform, target_dtype=np.int64),
+                ArrayDataset(images_path, labels, val_idx, transform, target_dtype=np.int64), train_idx, val_idx)
+    train_idx, val_idx = select(params, "train", ["no_sub"]), select(params, "val", ["no_sub"])
+    return (ArrayDataset(images_path, None, train_idx, transform), ArrayDataset(images_path, None, val_idx, transform),
+            train_idx, val_idx)
+
+
+def loss_of(name: str, model):
+    """The loss of a network trained by the default step (the AAE and RBM define their own steps)."""
+    if name == "resnet":
+        return F.cross_entropy
+    if name == "vae":
+        return model.loss
+    if name == "dcae":
+        return F.mse_loss
+    return None
+
+
+def train_lensing_model(cfg: dict, preset: str, name: str, images_path, params_path, model_out, history_out,
+                        workdir, threads: int | None = None) -> dict:
+    """Train network ``name`` on preset ``preset``; write the model record and the per-epoch history.
+
+    Parameters
+    ----------
+    cfg : dict
+        ``config['lensing']`` (``model``, ``train``, ``train_overrides`` are read).
+    preset : {'A', 'B'}
+    name : {'dcae', 'vae', 'aae', 'rbm', 'resnet'}
+    images_path, params_path : path
+        The preset's image stack and parameter table (:mod:`cosmodl.lensing.data`).
+    model_out, history_out, workdir : path
+    threads : int, optional
+
+    Returns
+    -------
+    dict : summary (n_train, epochs, best epoch and validation loss, device); ``{}`` on ranks > 0.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown lensing network {name!r}; expected one of {MODELS}")
+    params = read_params(params_path)
+    kind = normalisation_of(cfg, name)
+    train_ds, val_ds, train_idx, val_idx = _datasets(name, images_path, params, normaliser(kind))
+    tcfg = train_config(cfg, name)
+    torch.manual_seed(tcfg.seed)
+    model = build_model(REGISTERED[name], cfg["model"])
+    data_fingerprint = fingerprint(name, preset, kind, cfg["model"], digest(images_path), train_idx.tolist(),
+                                   val_idx.tolist())
+    result = fit(model, train_ds, val_ds, tcfg, workdir, history_out, loss_fn=loss_of(name, model),
+                 augment=flips if name == "resnet" else None, data_fingerprint=data_fingerprint, threads=threads)
+    if not is_main_process():
+        return {}
+    summary = {"model": name, "preset": preset, "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
+               "epochs": tcfg.epochs, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+               "device": result.device, "threads": result.threads, "train": tcfg.as_dict()}
+    save_model(model_out, REGISTERED[name], cfg["model"], model, normalisation=kind, summary=summary)
+    log.info("trained %s on preset %s: %s", name, preset, summary)
+    return summary

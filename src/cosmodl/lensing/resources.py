@@ -1,0 +1,45 @@
+"""Peak-memory estimates of the lensing steps (a rule's ``mem_mb``), from the config.
+
+Simulation holds a chunk of float32 images twice (workers' results and the stacked chunk);
+training reads the image stack through a memory map and holds a batch of images and the
+network's activations (about 6 MB per 150 x 150 image for the autoencoders, 25 MB for ResNet-18
+on a CPU); evaluation holds the normalised test images, a reconstruction and the baseline's.
+"""
+
+from __future__ import annotations
+
+from .simulate import CLASSES
+
+BASE_MB = 400  # interpreter, numpy, astropy, lenstronomy
+TORCH_BASE_MB = 1500  # + torch and the largest network (RBM, 22.5 M weights) with Adam state
+MB = 2**20
+
+
+def _image_mb(cfg: dict) -> float:
+    return cfg["image"]["num_pix"] ** 2 * 4 / MB
+
+
+def estimate_mb(step: str, cfg: dict) -> int:
+    """Estimated peak memory of a lensing step, MB.
+
+    Parameters
+    ----------
+    step : {'simulate', 'merge', 'train', 'evaluate', 'small'}
+    cfg : dict
+        ``config['lensing']`` (validated).
+    """
+    image = _image_mb(cfg)
+    if step == "simulate":
+        return int(BASE_MB + 2.5 * cfg["chunk_size"] * image)
+    if step == "merge":
+        return int(BASE_MB + 200)
+    if step == "train":
+        batch = max(cfg["train"]["batch_size"], *(o.get("batch_size", 0) for o in cfg["train_overrides"].values()))
+        return int(TORCH_BASE_MB + batch * 25 * image / 0.086)
+    if step == "evaluate":
+        n_test = cfg["sizes"]["test"] * len(CLASSES)
+        n_fit = min(cfg["baselines"]["max_fit_images"], cfg["sizes"]["train"])
+        return int(TORCH_BASE_MB + (5 * n_test + 3 * n_fit) * image)
+    if step == "small":
+        return 1000
+    raise ValueError(f"unknown lensing step {step!r}")
