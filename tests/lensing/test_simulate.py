@@ -160,3 +160,13 @@ def test_source_below_the_lens_is_an_error(lensing_cfg):
     pop["z_source"] = [0.3, 0.3]
     with pytest.raises(ValueError, match="source redshift"):
         S.draw_lens(np.random.default_rng(0), pop, "no_sub")
+
+
+def test_a_chunk_that_cannot_fit_in_memory_stops_before_simulating(tmp_path):
+    from cosmodl.resources import InsufficientMemory
+
+    cfg = small_cfg()
+    cfg["chunk_size"] = 10_000_000
+    with pytest.raises(InsufficientMemory, match="lensing.chunk_size = 10000000"):
+        simulate_chunk(cfg, "A", 0, tmp_path / "c.npy", tmp_path / "c.csv")
+    assert not list(tmp_path.iterdir())

@@ -26,3 +26,16 @@ STAGE_TARGETS = {}
 def all_targets():
     """Final outputs of every stage in config["stages"]."""
     return [target for stage in config["stages"] for target in STAGE_TARGETS[stage]()]
+
+
+def cpus_per_gpu(devices):
+    """A resource function for SLURM --cpus-per-gpu: a job's threads shared by its processes.
+
+    devices is the number of processes (GPUs) of the job, or a function of its wildcards.
+    """
+
+    def per_gpu(wildcards, threads):
+        n = devices(wildcards) if callable(devices) else devices
+        return max(1, threads // n)
+
+    return per_gpu

@@ -75,7 +75,7 @@ rule lensing_train:
     threads: MAX_THREADS
     resources:
         gpu=lensing_train_devices,
-        cpus_per_gpu=lensing_cpus_per_gpu,
+        cpus_per_gpu=cpus_per_gpu(lensing_train_devices),
         mem_mb=lensing_mem_mb("train"),
         runtime=1440,
     params:

@@ -54,11 +54,6 @@ def lensing_train_devices(wildcards):
     return override.get("devices", LENSING["train"]["devices"])
 
 
-def lensing_cpus_per_gpu(wildcards, threads):
-    """SLURM --cpus-per-gpu of a training job: its threads shared by its processes."""
-    return max(1, threads // lensing_train_devices(wildcards))
-
-
 def lensing_model_records(wildcards):
     """Model records of a preset's networks, by name."""
     return {

@@ -130,7 +130,7 @@ rule voids_train:
     threads: MAX_THREADS
     resources:
         gpu=VOIDS["train"]["devices"],
-        cpus_per_gpu=train_cpus_per_gpu,
+        cpus_per_gpu=cpus_per_gpu(VOIDS["train"]["devices"]),
         mem_mb=voids_mem_mb("train"),
         runtime=720,
     params:

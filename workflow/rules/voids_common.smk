@@ -86,8 +86,3 @@ def voids_section(*keys, omit=()):
         if isinstance(value, dict):
             section[k] = {n: v for n, v in value.items() if n not in omit}
     return section
-
-
-def train_cpus_per_gpu(wildcards, threads):
-    """SLURM --cpus-per-gpu of a training job: its threads shared by its `devices` processes."""
-    return max(1, threads // VOIDS["train"]["devices"])

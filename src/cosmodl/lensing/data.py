@@ -43,6 +43,9 @@ def simulate_chunk(cfg: dict, preset: str, chunk: int, images_out, params_out, w
     workers : int
         Processes (the rule's threads).
     """
+    from .resources import check_memory
+
+    check_memory("simulate", cfg)
     items = chunk_items(cfg["sizes"], cfg["chunk_size"], chunk)
     images, rows = simulate_items(cfg["seed"], preset, cfg[PRESET_KEYS[preset]], cfg["image"], items, workers)
     with atomic_output(images_out) as tmp:

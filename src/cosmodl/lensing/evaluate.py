@@ -98,14 +98,10 @@ def classifier_metrics(classes: np.ndarray, probability: np.ndarray) -> dict:
     return {"auc": auc, "accuracy": float(np.mean(probability.argmax(axis=1) == labels))}
 
 
-def reconstruct(model, images, indices, transform, batch_size: int = 100, threads=None):
-    """(normalised images, reconstructions), each (len(indices), H, W) float32, eval mode, no gradients."""
-    from ..records import predict
-
-    x = transform(np.asarray(images[np.asarray(indices)], np.float32)) if transform else \
-        np.asarray(images[np.asarray(indices)], np.float32)
-    recon = predict(model, x, batch_size=batch_size, threads=threads)
-    return x, recon.reshape(x.shape)
+def load_images(images, indices, transform=None) -> np.ndarray:
+    """``images[indices]`` as float32 (N, H, W), through ``transform`` (e.g. :class:`~.data.MinMax`) if given."""
+    x = np.asarray(images[np.asarray(indices)], np.float32)
+    return transform(x) if transform is not None else x
 
 
 def pca_baseline(train: np.ndarray, test: np.ndarray, n_components: int, nu: float, seed: int = 0) -> dict:
@@ -144,59 +140,86 @@ def evaluate_preset(cfg: dict, preset: str, images_path, params_path, model_path
     metrics_out : path
         JSON: per model and baseline, AUCs, mean MSE and W1 per class, training size and epochs.
     scores_out : path
-        ``.npz`` with the test ``classes``, each scorer's ``score_<name>``, the ResNet's
-        ``proba_resnet`` and, for one test image per class, ``example_<name>`` reconstructions
-        and the ``example_input``.
+        ``.npz`` with the test ``classes`` and ``sub_signal``, each scorer's ``score_<name>``, the
+        ResNet's ``proba_resnet`` and, for one test image per class, the ``example_input`` and its
+        ``example_<name>`` reconstructions.
     """
-    from ..records import load_model, predict
+    from ..resources import require_memory
+    from .resources import evaluate_mb
 
     params = read_params(params_path)
     images = np.load(images_path, mmap_mode="r")
     test_idx = select(params, "test")
-    classes = params["class"].to_numpy()[test_idx]
-    signal = params["sub_signal"].to_numpy(float)[test_idx]
-    examples = np.array([np.flatnonzero(classes == c)[0] for c in CLASSES])
-    results, arrays = {}, {"classes": classes.astype(str), "test_index": test_idx, "sub_signal": signal}
-    minmax = normaliser(cfg["model"]["normalisation"])
-    for name in ANOMALY_MODELS:
-        if name not in model_paths:
-            continue
-        model, record = load_model(model_paths[name])
-        x, recon = reconstruct(model, images, test_idx, minmax, threads=threads)
-        mse = pixel_mse(x, recon)
-        results[name] = anomaly_metrics(classes, mse, mse, column_w1(x, recon), signal) | _training(record)
-        arrays[f"score_{name}"], arrays[f"example_{name}"] = mse, recon[examples]
-        arrays["example_input"] = x[examples]
     base = cfg["baselines"]
     fit_idx = select(params, "train", ["no_sub"])[:base["max_fit_images"]]
-    train_x = minmax(np.asarray(images[fit_idx], np.float32)) if minmax else np.asarray(images[fit_idx], np.float32)
-    test_x = minmax(np.asarray(images[test_idx], np.float32)) if minmax else np.asarray(images[test_idx], np.float32)
-    bl = pca_baseline(train_x, test_x, base["pca_components"], base["osvm_nu"], cfg["seed"])
-    results["pca"] = anomaly_metrics(classes, bl["pca_score"], bl["pca_score"], column_w1(test_x, bl["pca_recon"]),
-                                     signal)
-    results["pca"] |= {"n_train": int(len(fit_idx)), "components": base["pca_components"]}
-    results["osvm"] = anomaly_metrics(classes, bl["osvm_score"], signal=signal) | {"n_train": int(len(fit_idx))}
-    arrays |= {"score_pca": bl["pca_score"], "score_osvm": bl["osvm_score"], "example_pca": bl["pca_recon"][examples]}
-    arrays.setdefault("example_input", test_x[examples])
+    require_memory(evaluate_mb(len(test_idx), len(fit_idx), images.shape[1]), f"lensing evaluation of preset {preset}",
+                   {"lensing.sizes.test": len(test_idx) // len(CLASSES),
+                    "lensing.baselines.max_fit_images": base["max_fit_images"]})
+    test = {"classes": params["class"].to_numpy()[test_idx].astype(str),
+            "signal": params["sub_signal"].to_numpy(float)[test_idx]}
+    transform = normaliser(cfg["model"]["normalisation"])
+    test["x"] = load_images(images, test_idx, transform)
+    test["examples"] = np.array([np.flatnonzero(test["classes"] == c)[0] for c in CLASSES])
+    arrays = {"classes": test["classes"], "test_index": test_idx, "sub_signal": test["signal"],
+              "example_input": test["x"][test["examples"]]}
+    results = {}
+    for name in ANOMALY_MODELS:
+        if name in model_paths:
+            results[name] = score_autoencoder(name, model_paths[name], test, arrays, threads)
+    results |= score_baselines(load_images(images, fit_idx, transform), test, base, cfg["seed"], arrays)
     if "resnet" in model_paths:
-        model, record = load_model(model_paths["resnet"])
-        transform = normaliser(record["normalisation"])
-        x = np.asarray(images[test_idx], np.float32)
-        proba = predict(model, transform(x) if transform else x, threads=threads)
-        results["resnet"] = classifier_metrics(classes, proba) | _training(record)
-        arrays["proba_resnet"] = proba
-        strong = strong_substructure(classes, signal)
-        if strong.any():
-            keep = (classes == "no_sub") | strong
-            results["resnet"]["auc"]["sub_strong"] = roc_auc(strong[keep], 1.0 - proba[keep, 0])
-    doc = {"preset": preset, "n_test": {c: int((classes == c).sum()) for c in CLASSES}, "models": results,
-           "substructure_signal_median": {c: _median(signal[classes == c]) for c in SUB_CLASSES},
+        results["resnet"] = score_classifier(model_paths["resnet"], load_images(images, test_idx), test, arrays,
+                                             threads)
+    doc = {"preset": preset, "n_test": {c: int((test["classes"] == c).sum()) for c in CLASSES}, "models": results,
+           "substructure_signal_median": {c: _median(test["signal"][test["classes"] == c]) for c in SUB_CLASSES},
            "published": PUBLISHED.get(preset, {})}
     write_json(doc, metrics_out)
     with atomic_output(scores_out) as tmp:
         np.savez(tmp, **arrays)
     log.info("preset %s: %s", preset, {k: v["auc"].get("sub") for k, v in results.items()})
     return doc
+
+
+def score_autoencoder(name: str, record_path, test: dict, arrays: dict, threads=None) -> dict:
+    """Metrics of one anomaly detector on the normalised test images ``test['x']`` (N, H, W).
+
+    Adds ``score_<name>`` (N,) and ``example_<name>`` (3, H, W) to ``arrays``.
+    """
+    from ..records import load_model, predict
+
+    model, record = load_model(record_path)
+    recon = predict(model, test["x"], batch_size=100, threads=threads).reshape(test["x"].shape)
+    mse = pixel_mse(test["x"], recon)
+    arrays[f"score_{name}"], arrays[f"example_{name}"] = mse, recon[test["examples"]]
+    return anomaly_metrics(test["classes"], mse, mse, column_w1(test["x"], recon), test["signal"]) | _training(record)
+
+
+def score_baselines(train_x: np.ndarray, test: dict, base: dict, seed: int, arrays: dict) -> dict:
+    """Metrics of the PCA and one-class-SVM baselines fitted on ``train_x`` (no_sub, normalised)."""
+    bl = pca_baseline(train_x, test["x"], base["pca_components"], base["osvm_nu"], seed)
+    arrays |= {"score_pca": bl["pca_score"], "score_osvm": bl["osvm_score"],
+               "example_pca": bl["pca_recon"][test["examples"]]}
+    n_fit = {"n_train": int(len(train_x))}
+    pca = anomaly_metrics(test["classes"], bl["pca_score"], bl["pca_score"], column_w1(test["x"], bl["pca_recon"]),
+                          test["signal"])
+    return {"pca": pca | n_fit | {"components": base["pca_components"]},
+            "osvm": anomaly_metrics(test["classes"], bl["osvm_score"], signal=test["signal"]) | n_fit}
+
+
+def score_classifier(record_path, raw_x: np.ndarray, test: dict, arrays: dict, threads=None) -> dict:
+    """Metrics of the supervised ResNet on the test images ``raw_x`` (counts/s, normalised as it was trained)."""
+    from ..records import load_model, predict
+
+    model, record = load_model(record_path)
+    transform = normaliser(record["normalisation"])
+    proba = predict(model, transform(raw_x) if transform else raw_x, threads=threads)
+    arrays["proba_resnet"] = proba
+    metrics = classifier_metrics(test["classes"], proba) | _training(record)
+    strong = strong_substructure(test["classes"], test["signal"])
+    if strong.any():
+        keep = (test["classes"] == "no_sub") | strong
+        metrics["auc"]["sub_strong"] = roc_auc(strong[keep], 1.0 - proba[keep, 0])
+    return metrics
 
 
 def _median(values) -> float | None:

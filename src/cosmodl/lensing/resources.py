@@ -8,6 +8,7 @@ on a CPU); evaluation holds the normalised test images, a reconstruction and the
 
 from __future__ import annotations
 
+from ..resources import require_memory
 from .simulate import CLASSES
 
 BASE_MB = 400  # interpreter, numpy, astropy, lenstronomy
@@ -37,9 +38,26 @@ def estimate_mb(step: str, cfg: dict) -> int:
         batch = max(cfg["train"]["batch_size"], *(o.get("batch_size", 0) for o in cfg["train_overrides"].values()))
         return int(TORCH_BASE_MB + batch * 25 * image / 0.086)
     if step == "evaluate":
-        n_test = cfg["sizes"]["test"] * len(CLASSES)
-        n_fit = min(cfg["baselines"]["max_fit_images"], cfg["sizes"]["train"])
-        return int(TORCH_BASE_MB + (5 * n_test + 3 * n_fit) * image)
+        return evaluate_mb(cfg["sizes"]["test"] * len(CLASSES),
+                           min(cfg["baselines"]["max_fit_images"], cfg["sizes"]["train"]), cfg["image"]["num_pix"])
     if step == "small":
         return 1000
     raise ValueError(f"unknown lensing step {step!r}")
+
+
+def evaluate_mb(n_test: int, n_fit: int, num_pix: int) -> int:
+    """Peak memory of an evaluation, MB: test images normalised, reconstructed and PCA-reconstructed
+    (float32, with copies), and the baselines' training images."""
+    return int(TORCH_BASE_MB + (5 * n_test + 3 * n_fit) * num_pix**2 * 4 / MB)
+
+
+MEMORY_KEYS = {"simulate": ("chunk_size",), "train": ("train.batch_size",)}
+
+
+def check_memory(step: str, cfg: dict) -> None:
+    """Stop before a lensing step whose estimate exceeds this machine's (or job's) memory."""
+    keys = {}
+    for dotted in MEMORY_KEYS.get(step, ()):
+        section, _, key = dotted.rpartition(".")
+        keys[f"lensing.{dotted}"] = (cfg[section] if section else cfg)[key]
+    require_memory(estimate_mb(step, cfg), f"lensing step {step!r}", keys)
