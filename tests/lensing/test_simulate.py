@@ -170,3 +170,17 @@ def test_a_chunk_that_cannot_fit_in_memory_stops_before_simulating(tmp_path):
     with pytest.raises(InsufficientMemory, match="lensing.chunk_size = 10000000"):
         simulate_chunk(cfg, "A", 0, tmp_path / "c.npy", tmp_path / "c.csv")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("source", ["mass", "velocity_dispersion"])
+def test_subhalo_einstein_radii_follow_their_masses_for_either_main_lens_recipe(lensing_cfg, source):
+    pop = copy.deepcopy(lensing_cfg["model_b"])
+    pop["lens"]["einstein_radius_from"] = source
+    p = S.draw_lens(S.image_rng(4, "B", "spherical", "val", 1), pop, "spherical")
+    # the main lens's Einstein mass gives back its Einstein radius
+    assert S.einstein_radius_from_mass(p["einstein_mass"], p["z_lens"], p["z_source"]) == pytest.approx(p["theta_e"])
+    theta_sub = p["subhalos"][:, 2]
+    masses = (theta_sub / S.einstein_radius_from_mass(1.0, p["z_lens"], p["z_source"])) ** 2
+    lo, hi = pop["spherical"]["mass"]
+    assert masses.min() >= lo * 0.999 and masses.max() <= hi * 1.001
+    assert masses.sum() / p["einstein_mass"] == pytest.approx(p["sub_mass"])

@@ -56,22 +56,27 @@ def simulate_chunk(cfg: dict, preset: str, chunk: int, images_out, params_out, w
 
 
 def merge_chunks(image_chunks, param_chunks, images_out, params_out, split_out, seed: int) -> None:
-    """Concatenate the chunks of a preset (in order) into one stack, table and split record."""
+    """Concatenate the chunks of a preset (in order) into one stack, table and split record.
+
+    Raises
+    ------
+    ValueError
+        If a chunk's images and parameter rows do not match in number (nothing is written).
+    """
     tables = [pd.read_csv(p) for p in param_chunks]
-    n = sum(len(t) for t in tables)
-    first = np.load(image_chunks[0], mmap_mode="r")
+    chunks = [np.load(p, mmap_mode="r") for p in image_chunks]
+    for path, chunk, table in zip(image_chunks, chunks, tables):
+        if len(chunk) != len(table):
+            raise ValueError(f"{path}: {len(chunk)} images but {len(table)} parameter rows")
+    params = pd.concat(tables, ignore_index=True)
     with atomic_output(images_out) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *first.shape[1:]))
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(params), *chunks[0].shape[1:]))
         start = 0
-        for path in image_chunks:
-            chunk = np.load(path, mmap_mode="r")
+        for chunk in chunks:
             out[start:start + len(chunk)] = chunk
             start += len(chunk)
         out.flush()
         del out
-    params = pd.concat(tables, ignore_index=True)
-    if start != len(params):
-        raise ValueError(f"chunks hold {start} images but {len(params)} parameter rows")
     with atomic_output(params_out) as tmp:
         params.to_csv(tmp, index=False)
     roles = params["split"].map(ROLE_OF_SPLIT).to_numpy(np.int8)

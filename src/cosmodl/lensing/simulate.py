@@ -125,18 +125,19 @@ def draw_lens(rng: np.random.Generator, pop: dict, cls: str) -> dict:
     Returns
     -------
     dict
-        Scalars of :data:`PARAM_COLUMNS` plus ``subhalos``: array (n, 3) of (x, y, theta_E) arcsec,
-        and the light parameters under ``light``.
+        The scalars of :data:`PARAM_COLUMNS` (but the noise ones), ``einstein_mass`` (Msun),
+        ``subhalos``: array (n, 3) of (x, y, theta_E) in arcsec, and the Sersic parameters of
+        the ``source`` and the ``lens_light`` (None when disabled).
     """
     z_l = uniform(rng, pop["z_lens"])
     z_s = uniform(rng, pop["z_source"])
     lens = pop["lens"]
+    theta_per_sqrt_mass = einstein_radius_from_mass(1.0, z_l, z_s)  # arcsec / sqrt(Msun)
     if lens["einstein_radius_from"] == "mass":
-        einstein_mass = 10.0 ** uniform(rng, lens["log10_mass"])
-        theta_e = einstein_radius_from_mass(einstein_mass, z_l, z_s)
+        theta_e = theta_per_sqrt_mass * np.sqrt(10.0 ** uniform(rng, lens["log10_mass"]))
     else:
         theta_e = einstein_radius_from_velocity_dispersion(uniform(rng, lens["velocity_dispersion"]), z_l, z_s)
-        einstein_mass = None
+    einstein_mass = (theta_e / theta_per_sqrt_mass) ** 2  # mass inside theta_E, Msun
     q = 1.0 if lens["profile"] == "SIS" else uniform(rng, lens["axis_ratio"])
     phi = rng.uniform(0, np.pi)
     shear, shear_phi = uniform(rng, lens["shear"]), rng.uniform(0, np.pi)
@@ -150,7 +151,7 @@ def draw_lens(rng: np.random.Generator, pop: dict, cls: str) -> dict:
                   "R_sersic": uniform(rng, ll["half_light_radius"]), "q": uniform(rng, ll["axis_ratio"]),
                   "phi": rng.uniform(0, np.pi)} if ll["enabled"] else None
     snr = uniform(rng, pop["snr"])
-    subhalos, sub_mass, vortex_length, vortex_angle = _draw_substructure(rng, pop, cls, theta_e)
+    subhalos, sub_mass, vortex_length, vortex_angle = _draw_substructure(rng, pop, cls, theta_e, einstein_mass)
     return {"z_lens": z_l, "z_source": z_s, "theta_e": theta_e, "lens_q": q, "lens_phi": phi, "shear": shear,
             "shear_phi": shear_phi, "source_x": source["x"], "source_y": source["y"], "source_amp": source["amp"],
             "snr": snr, "n_subhalos": len(subhalos), "sub_mass": sub_mass,
@@ -159,9 +160,10 @@ def draw_lens(rng: np.random.Generator, pop: dict, cls: str) -> dict:
             "subhalos": subhalos, "source": source, "lens_light": lens_light}
 
 
-def _draw_substructure(rng, pop: dict, cls: str, theta_e: float):
-    """(subhalos (n, 3) of x, y, theta_E in arcsec; their total mass in units of the Einstein mass;
-    vortex length arcsec; vortex angle rad). Point-mass theta_E scales as sqrt(m / M_E)."""
+def _draw_substructure(rng, pop: dict, cls: str, theta_e: float, einstein_mass: float):
+    """(subhalos (n, 3) of x, y, theta_E in arcsec; their total mass in units of the main lens's
+    Einstein mass; vortex length arcsec; vortex angle rad). A point mass m has
+    theta_E = theta_E(main) sqrt(m / M_E)."""
     none = np.zeros((0, 3))
     if cls == "no_sub":
         return none, 0.0, 0.0, 0.0
@@ -171,8 +173,7 @@ def _draw_substructure(rng, pop: dict, cls: str, theta_e: float):
         masses = power_law_masses(rng, n, sph["mass"][0], sph["mass"][1], sph["slope"])
         radius = rng.uniform(sph["radius"][0], sph["radius"][1], n)
         angle = rng.uniform(0, 2 * np.pi, n)
-        main_mass = 10.0 ** np.mean(pop["lens"]["log10_mass"])
-        fraction = masses / main_mass
+        fraction = masses / einstein_mass
         subs = np.stack([radius * np.cos(angle), radius * np.sin(angle), theta_e * np.sqrt(fraction)], axis=1)
         return (subs if n else none), float(fraction.sum()), 0.0, 0.0
     if cls == "vortex":
