@@ -8,8 +8,3 @@ def lensing_cfg():
     """The lensing section with schema defaults (paper-faithful values)."""
     return validate_config({}, load_schema())["lensing"]
 
-
-def small_cfg(**sizes):
-    """A validated lensing section with tiny data sets."""
-    sizes = {"train": 4, "val": 2, "test": 3, **sizes}
-    return validate_config({"lensing": {"sizes": sizes, "chunk_size": 7}}, load_schema())["lensing"]

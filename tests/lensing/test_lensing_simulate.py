@@ -7,7 +7,7 @@ import pytest
 from astropy import constants as const
 from astropy import units as u
 from astropy.cosmology import Planck18
-from conftest import small_cfg
+from lensing_configs import small_cfg
 from scipy import stats
 
 from cosmodl.lensing import simulate as S

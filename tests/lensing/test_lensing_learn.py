@@ -6,7 +6,7 @@ import signal
 import numpy as np
 import pytest
 import torch
-from conftest import small_cfg
+from lensing_configs import small_cfg
 
 from cosmodl.config import merge
 from cosmodl.lensing.data import merge_chunks, simulate_chunk
