@@ -23,6 +23,7 @@ from ..io import digest, fingerprint
 from ..models import build_model
 from ..records import save_model
 from ..training import ArrayDataset, TrainConfig, fit, is_main_process
+from ..training.augment import image_symmetries
 from .data import MODELS, normalisation_of, normaliser, read_params, select, train_settings
 
 log = logging.getLogger(__name__)
@@ -32,16 +33,6 @@ REGISTERED = {name: f"lensing_{name}" for name in MODELS}
 def train_config(cfg: dict, name: str) -> TrainConfig:
     """``lensing.train`` with ``lensing.train_overrides.<name>`` over it."""
     return TrainConfig(**train_settings(cfg, name))
-
-
-def flips(x: torch.Tensor, y, generator: torch.Generator):
-    """Random horizontal/vertical flips and 90-degree turns of each image (labels unchanged)."""
-    ops = torch.randint(0, 8, (x.shape[0],), generator=generator).tolist()
-    out = []
-    for xi, op in zip(x, ops):
-        xi = xi.flip(-1) if op & 4 else xi
-        out.append(torch.rot90(xi, op & 3, dims=(-2, -1)))
-    return torch.stack(out), y
 
 
 def _datasets(name: str, images_path, params, transform):
@@ -96,7 +87,7 @@ def train_lensing_model(cfg: dict, preset: str, name: str, images_path, params_p
     data_fingerprint = fingerprint(name, preset, kind, cfg["model"], digest(images_path), train_idx.tolist(),
                                    val_idx.tolist())
     result = fit(model, train_ds, val_ds, tcfg, workdir, history_out, loss_fn=loss_of(name, model),
-                 augment=flips if name == "resnet" else None, data_fingerprint=data_fingerprint, threads=threads)
+                 augment=image_symmetries if name == "resnet" else None, data_fingerprint=data_fingerprint, threads=threads)
     if not is_main_process():
         return {}
     summary = {"model": name, "preset": preset, "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),

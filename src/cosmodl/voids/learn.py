@@ -29,6 +29,7 @@ from ..models import build_model
 from ..records import save_model
 from ..splits import load_split, subsample
 from ..training import ArrayDataset, Standardise, TrainConfig, fit, is_main_process
+from ..training.augment import dihedral
 from .resources import check_memory
 
 log = logging.getLogger(__name__)
@@ -63,29 +64,6 @@ def clip_to_one(y: np.ndarray) -> np.ndarray:
 def map_truth_transform(map_target: str):
     """How a stored map becomes the BCE target and the evaluation truth: centres clipped to 1."""
     return clip_to_one if map_target == "void_centres" else None
-
-
-def dihedral(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, spatial_target: bool):
-    """Apply one of the 8 flips/90° rotations of the x-y plane to each sample (and its map).
-
-    Parameters
-    ----------
-    x : tensor (B, 1, H, W)
-    y : tensor (B, m, m) when ``spatial_target`` else (B, T) (left unchanged)
-    generator : torch.Generator (CPU) choosing the operation per sample
-    """
-    ops = torch.randint(0, 8, (x.shape[0],), generator=generator).tolist()
-    xs, ys = [], []
-    for i, op in enumerate(ops):
-        xi, yi = x[i], y[i]
-        if op & 4:
-            xi, yi = xi.flip(-1), (yi.flip(-1) if spatial_target else yi)
-        k = op & 3
-        xi = torch.rot90(xi, k, dims=(-2, -1))
-        yi = torch.rot90(yi, k, dims=(-2, -1)) if spatial_target else yi
-        xs.append(xi)
-        ys.append(yi)
-    return torch.stack(xs), torch.stack(ys)
 
 
 def augment_map(x, y, generator):
