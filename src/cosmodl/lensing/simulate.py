@@ -113,12 +113,6 @@ def power_law_masses(rng: np.random.Generator, n: int, low: float, high: float, 
     return (low**a + u * (high**a - low**a)) ** (1.0 / a)
 
 
-def ellipticity(q: float, phi: float) -> tuple[float, float]:
-    """lenstronomy's (e1, e2) of an axis ratio ``q`` and position angle ``phi`` (radians)."""
-    e = (1.0 - q) / (1.0 + q)
-    return e * np.cos(2 * phi), e * np.sin(2 * phi)
-
-
 def draw_lens(rng: np.random.Generator, pop: dict, cls: str) -> dict:
     """Draw every physical parameter of one lens system of class ``cls`` from population ``pop``.
 
@@ -190,12 +184,12 @@ def _draw_substructure(rng, pop: dict, cls: str, theta_e: float, einstein_mass: 
 
 def lenstronomy_kwargs(params: dict, profile: str) -> dict:
     """lenstronomy model lists and keyword lists of one drawn system (see :func:`draw_lens`)."""
-    from lenstronomy.Util.param_util import shear_polar2cartesian
+    from lenstronomy.Util.param_util import phi_q2_ellipticity, shear_polar2cartesian
 
     if profile == "SIS":
         lens_list, main = ["SIS"], {"theta_E": params["theta_e"], "center_x": 0.0, "center_y": 0.0}
     else:
-        e1, e2 = ellipticity(params["lens_q"], params["lens_phi"])
+        e1, e2 = phi_q2_ellipticity(params["lens_phi"], params["lens_q"])
         lens_list = ["SIE"]
         main = {"theta_E": params["theta_e"], "e1": e1, "e2": e2, "center_x": 0.0, "center_y": 0.0}
     g1, g2 = shear_polar2cartesian(params["shear_phi"], params["shear"])
@@ -205,14 +199,14 @@ def lenstronomy_kwargs(params: dict, profile: str) -> dict:
         lens_list.append("POINT_MASS")
         kwargs_lens.append({"theta_E": float(theta), "center_x": float(x), "center_y": float(y)})
     s = params["source"]
-    e1, e2 = ellipticity(s["q"], s["phi"])
+    e1, e2 = phi_q2_ellipticity(s["phi"], s["q"])
     kwargs_source = [{"amp": s["amp"], "R_sersic": s["R_sersic"], "n_sersic": s["n_sersic"], "e1": e1, "e2": e2,
                       "center_x": s["x"], "center_y": s["y"]}]
     out = {"lens_model_list": lens_list, "kwargs_lens": kwargs_lens, "source_light_model_list": ["SERSIC_ELLIPSE"],
            "kwargs_source": kwargs_source, "lens_light_model_list": [], "kwargs_lens_light": []}
     if params["lens_light"] is not None:
         ll = params["lens_light"]
-        e1, e2 = ellipticity(ll["q"], ll["phi"])
+        e1, e2 = phi_q2_ellipticity(ll["phi"], ll["q"])
         out["lens_light_model_list"] = ["SERSIC_ELLIPSE"]
         out["kwargs_lens_light"] = [{"amp": ll["amp"], "R_sersic": ll["R_sersic"], "n_sersic": ll["n_sersic"],
                                      "e1": e1, "e2": e2, "center_x": 0.0, "center_y": 0.0}]
