@@ -2,7 +2,8 @@
 
 * simulation: :func:`cosmodl.lensing.simulate.simulate_items` over ``workers`` processes vs
   lenstronomy called serially in this process (the same systems, ImageModel built per image,
-  numpy noise), so the ratio is what the process pool and the cached instrument buy.
+  numpy noise), so the ratio is what the process pool, the cached instrument and ImageModel, and the
+  compiled point-mass deflection buy.
 * training: samples/s of each network's training step (the trainer's StepContext; the AAE's and
   RBM's own steps) on random 150 x 150 batches already in memory, CPU or CUDA.
 """
@@ -47,9 +48,13 @@ def bench_simulation(n_per_class: int = 60, workers: int = 2) -> dict:
     keys = [(cls, "train", i) for cls in S.CLASSES for i in range(n_per_class)]
     items = [(split, cls, i) for cls, split, i in keys]
     _lenstronomy_serial(pop, image_cfg, keys[:3])  # imports and caches warm
-    t0 = time.perf_counter()
-    _lenstronomy_serial(pop, image_cfg, keys)
-    t_ref = time.perf_counter() - t0
+    t_ref = float("inf")
+    for _ in range(2):  # the reference's best of two, so a noisy machine cannot flatter the ratio
+        t0 = time.perf_counter()
+        _lenstronomy_serial(pop, image_cfg, keys)
+        t_ref = min(t_ref, time.perf_counter() - t0)
+    # ours warm too: its cached ImageModels and the compiled point-mass loop, one image per class
+    S.simulate_items(0, "A", pop, image_cfg, [("val", cls, 0) for cls in S.CLASSES])
     rows = {}
     for w in sorted({1, workers}):
         t0 = time.perf_counter()
@@ -59,7 +64,7 @@ def bench_simulation(n_per_class: int = 60, workers: int = 2) -> dict:
     S.simulate_items(0, "A", pop, dict(image_cfg, record_substructure_signal=True), items, workers=workers)
     t_signal = time.perf_counter() - t0
     n = len(keys)
-    return {f"cosmodl_{workers}_workers_with_sub_signal_images_per_s": n / t_signal,"images": n, "classes": list(S.CLASSES), "lenstronomy_serial_images_per_s": n / t_ref,
+    return {f"cosmodl_{workers}_workers_with_sub_signal_images_per_s": n / t_signal, "images": n, "classes": list(S.CLASSES), "lenstronomy_serial_images_per_s": n / t_ref,
             **{f"cosmodl_{w}_workers_images_per_s": n / t for w, t in rows.items()},
             f"ratio_{workers}_workers_vs_lenstronomy_serial": t_ref / rows[workers],
             "ratio_1_worker_vs_lenstronomy_serial": t_ref / rows[1]}

@@ -32,6 +32,7 @@ import functools
 import logging
 from concurrent.futures import ProcessPoolExecutor
 
+import numba
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,13 @@ def _draw_substructure(rng, pop: dict, cls: str, theta_e: float, einstein_mass: 
 
 
 def lenstronomy_kwargs(params: dict, profile: str) -> dict:
-    """lenstronomy model lists and keyword lists of one drawn system (see :func:`draw_lens`)."""
+    """lenstronomy model lists and keyword lists of one drawn system (see :func:`draw_lens`).
+
+    Every subhalo is a ``POINT_MASS`` entry after the main lens and the shear, as one would
+    write it for lenstronomy directly (the tests render these with lenstronomy's own
+    ``ImageModel`` as the reference); :func:`render` takes the point masses out again and
+    deflects by all of them in one compiled loop.
+    """
     from lenstronomy.Util.param_util import phi_q2_ellipticity, shear_polar2cartesian
 
     if profile == "SIS":
@@ -213,6 +220,67 @@ def lenstronomy_kwargs(params: dict, profile: str) -> dict:
     return out
 
 
+POINT_MASS_R_MIN = 1e-25  # arcsec; lenstronomy's PointMass.r_min, below which r is clamped
+
+
+@numba.njit(cache=True, nogil=True)
+def point_mass_deflection(x, y, points):
+    """Summed deflection of point masses, as lenstronomy's ``POINT_MASS`` gives each.
+
+    Parameters
+    ----------
+    x, y : ndarray (n,) float64
+        Image-plane positions, arcsec.
+    points : ndarray (m, 3) float64
+        (center_x, center_y, theta_E) of each point mass, arcsec.
+
+    Returns
+    -------
+    alpha_x, alpha_y : ndarray (n,), arcsec; ``sum_j theta_j^2 (x - x_j) / r_j^2``.
+    """
+    ax = np.zeros_like(x)
+    ay = np.zeros_like(y)
+    r_min2 = POINT_MASS_R_MIN * POINT_MASS_R_MIN
+    for i in range(x.shape[0]):
+        sx = 0.0
+        sy = 0.0
+        for j in range(points.shape[0]):
+            dx = x[i] - points[j, 0]
+            dy = y[i] - points[j, 1]
+            r2 = max(dx * dx + dy * dy, r_min2)
+            a = points[j, 2] * points[j, 2] / r2
+            sx += a * dx
+            sy += a * dy
+        ax[i] = sx
+        ay[i] = sy
+    return ax, ay
+
+
+def _smooth_lens_model(lens_list: tuple):
+    """A lenstronomy ``LensModel`` of the smooth lens that also deflects by point masses.
+
+    Its keyword list is the smooth models' followed by ``{"points": (m, 3) array}``; the
+    point masses' deflections are summed by :func:`point_mass_deflection` instead of one
+    lenstronomy profile object per subhalo (a Python call each), and the model's lists stay
+    the same from image to image, so one ``ImageModel`` serves every image.
+    """
+    from lenstronomy.LensModel.lens_model import LensModel
+
+    class SmoothPlusPointMasses(LensModel):
+        def ray_shooting(self, x, y, kwargs, k=None):
+            bx, by = super().ray_shooting(x, y, kwargs[:-1], k=k)
+            points = kwargs[-1]["points"]
+            if len(points):
+                shape = np.shape(x)
+                ax, ay = point_mass_deflection(np.ravel(np.asarray(x, dtype=np.float64)),
+                                               np.ravel(np.asarray(y, dtype=np.float64)),
+                                               np.ascontiguousarray(points, dtype=np.float64))
+                bx, by = bx - ax.reshape(shape), by - ay.reshape(shape)
+            return bx, by
+
+    return SmoothPlusPointMasses(list(lens_list))
+
+
 @functools.lru_cache(maxsize=8)
 def _instrument(num_pix: int, pixel_scale: float, psf_fwhm: float):
     from lenstronomy.Data.imaging_data import ImageData
@@ -222,6 +290,20 @@ def _instrument(num_pix: int, pixel_scale: float, psf_fwhm: float):
     data = ImageData(**simulation_util.data_configure_simple(num_pix, pixel_scale))
     psf = PSF(psf_type="GAUSSIAN", fwhm=psf_fwhm, pixel_size=pixel_scale, truncation=5)
     return data, psf
+
+
+@functools.lru_cache(maxsize=16)
+def _image_model(smooth_lens: tuple, source_list: tuple, lens_light_list: tuple, num_pix: int, pixel_scale: float,
+                 psf_fwhm: float, supersampling: int):
+    """One lenstronomy ``ImageModel`` per set of model lists and instrument, built once per process."""
+    from lenstronomy.ImSim.image_model import ImageModel
+    from lenstronomy.LightModel.light_model import LightModel
+
+    data, psf = _instrument(num_pix, pixel_scale, psf_fwhm)
+    numerics = {"supersampling_factor": supersampling, "supersampling_convolution": False}
+    return ImageModel(data, psf, lens_model_class=_smooth_lens_model(smooth_lens),
+                      source_model_class=LightModel(list(source_list)),
+                      lens_light_model_class=LightModel(list(lens_light_list)), kwargs_numerics=numerics)
 
 
 def render(kwargs: dict, image_cfg: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -234,16 +316,15 @@ def render(kwargs: dict, image_cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     image_cfg : dict
         ``lensing.image`` (num_pix, pixel_scale in arcsec, psf_fwhm in arcsec, supersampling).
     """
-    from lenstronomy.ImSim.image_model import ImageModel
-    from lenstronomy.LensModel.lens_model import LensModel
-    from lenstronomy.LightModel.light_model import LightModel
-
-    data, psf = _instrument(image_cfg["num_pix"], float(image_cfg["pixel_scale"]), float(image_cfg["psf_fwhm"]))
-    numerics = {"supersampling_factor": image_cfg["supersampling"], "supersampling_convolution": False}
-    model = ImageModel(data, psf, lens_model_class=LensModel(kwargs["lens_model_list"]),
-                       source_model_class=LightModel(kwargs["source_light_model_list"]),
-                       lens_light_model_class=LightModel(kwargs["lens_light_model_list"]), kwargs_numerics=numerics)
-    source = model.image(kwargs["kwargs_lens"], kwargs["kwargs_source"], kwargs_lens_light=kwargs["kwargs_lens_light"],
+    is_point = np.array([name == "POINT_MASS" for name in kwargs["lens_model_list"]])
+    smooth = tuple(name for name, p in zip(kwargs["lens_model_list"], is_point) if not p)
+    points = np.array([[kw["center_x"], kw["center_y"], kw["theta_E"]]
+                       for kw, p in zip(kwargs["kwargs_lens"], is_point) if p], dtype=np.float64).reshape(-1, 3)
+    kwargs_lens = [kw for kw, p in zip(kwargs["kwargs_lens"], is_point) if not p] + [{"points": points}]
+    model = _image_model(smooth, tuple(kwargs["source_light_model_list"]), tuple(kwargs["lens_light_model_list"]),
+                         image_cfg["num_pix"], float(image_cfg["pixel_scale"]), float(image_cfg["psf_fwhm"]),
+                         int(image_cfg["supersampling"]))
+    source = model.image(kwargs_lens, kwargs["kwargs_source"], kwargs_lens_light=kwargs["kwargs_lens_light"],
                          lens_light_add=False)
     if kwargs["lens_light_model_list"]:
         light = model.image(kwargs_lens_light=kwargs["kwargs_lens_light"], source_add=False)
