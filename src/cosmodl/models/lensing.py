@@ -88,7 +88,7 @@ class VAE(nn.Module):
     deterministic (the original sampled z at evaluation).
     """
 
-    def __init__(self, latent: int = 1000, beta: float = 1.0):
+    def __init__(self, latent: int = 1000, beta: float = 5e-5):
         super().__init__()
         _check_latent(latent)
         if beta < 0:
@@ -265,7 +265,7 @@ def _build_dcae(cfg: dict) -> nn.Module:
 
 @register_model("lensing_vae")
 def _build_vae(cfg: dict) -> nn.Module:
-    return VAE(cfg.get("latent", 1000), cfg.get("beta", 1.0))
+    return VAE(cfg.get("latent", 1000), cfg.get("beta", 5e-5))
 
 
 @register_model("lensing_aae")
