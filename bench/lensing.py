@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-
 from cosmodl.config import load_schema, validate_config
 from cosmodl.lensing import simulate as S
 
@@ -79,7 +78,12 @@ def bench_training(batch: int = 32, steps: int = 6, device: str = "auto") -> dic
     from cosmodl.training import TrainConfig
     from cosmodl.training.device import model_to_device, pick_device
     from cosmodl.training.distributed import Distributed
-    from cosmodl.training.trainer import StepContext, _optimizers, has_custom_step, supervised_step
+    from cosmodl.training.trainer import (
+        StepContext,
+        _optimizers,
+        has_custom_step,
+        supervised_step,
+    )
 
     dev = pick_device(device, None)
     cfg = TrainConfig(batch_size=batch, optimizer="adam", weight_decay=1e-5, augment=False)

@@ -5,7 +5,7 @@ number; a rerun resumes. ``devices > 1`` runs data-parallel processes via torchr
 """
 import sys
 
-from cosmodl.lensing.data import train_settings
+from cosmodl.training import train_settings
 from cosmodl.logs import logged_step
 from cosmodl.training import launch
 
@@ -13,7 +13,7 @@ inp, params, wc = snakemake.input, snakemake.params, snakemake.wildcards
 args = dict(cfg=params.lensing, preset=wc.preset, name=wc.model, images_path=inp.images, params_path=inp.params,
             model_out=snakemake.output.model, history_out=snakemake.output.history, workdir=params.workdir)
 with logged_step(snakemake.log[0], snakemake.threads):
-    devices = train_settings(params.lensing, wc.model)["devices"]
+    devices = train_settings(params.lensing, wc.model, "lensing")["devices"]
     code = launch("cosmodl.lensing.learn:train_lensing_model", args, devices, snakemake.threads, snakemake.log[0],
                   params.workdir)
 sys.exit(code)

@@ -120,6 +120,26 @@ def _unnormalised_sigma_r(radius: float, cosmo: Cosmology) -> float:
     return float(np.sqrt(np.trapezoid(integrand, log_k) / (2.0 * np.pi**2)))
 
 
+def sigma_r(radius, cosmo: Cosmology, redshift: float = 0.0) -> np.ndarray:
+    """rms linear density contrast in spherical top-hats of ``radius`` (Mpc/h), normalised to sigma8.
+
+    Parameters
+    ----------
+    radius : float or ndarray, Mpc/h
+    cosmo : Cosmology
+    redshift : float
+        Scaled by :func:`growth_factor`.
+
+    Returns
+    -------
+    ndarray, the shape of ``radius``
+    """
+    norm = cosmo.sigma8 / _unnormalised_sigma_r(8.0, cosmo)
+    radii = np.atleast_1d(np.asarray(radius, dtype=np.float64))
+    out = np.array([_unnormalised_sigma_r(float(r), cosmo) for r in radii.ravel()]).reshape(radii.shape)
+    return (out * norm * growth_factor(redshift, cosmo)).reshape(np.shape(radius))
+
+
 def linear_power(k: np.ndarray, cosmo: Cosmology, redshift: float = 0.0) -> np.ndarray:
     """Linear matter power spectrum ``P(k, z)`` in (Mpc/h)^3, normalised to ``cosmo.sigma8``.
 

@@ -1,8 +1,9 @@
 import numpy as np
 import scipy.fft
 
-from cosmodl.catalogs.mock import gaussian_density_k, make_mock_galaxies, zeldovich_displacement
+from cosmodl.catalogs.mock import make_mock_galaxies
 from cosmodl.cosmology import linear_power, planck18
+from cosmodl.fields import gaussian_density_k, zeldovich_displacement
 
 
 def _binned_power(delta_k, box, n):

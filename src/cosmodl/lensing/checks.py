@@ -8,7 +8,8 @@ networks, batch size and training-set size) are caught before any job starts.
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .data import ANOMALY_MODELS, train_settings
+from ..training.config import train_settings
+from .data import ANOMALY_MODELS
 from .simulate import PRESET_KEYS
 
 # (dotted key within a population, lowest allowed value, exclusive?, highest allowed value)
@@ -61,7 +62,7 @@ def check_config(config: dict) -> None:
                           f"({sorted(set(cfg['models']) & set(ANOMALY_MODELS))}) take {NETWORK_SIDE} x "
                           f"{NETWORK_SIDE} images")
     for name in cfg["models"]:
-        batch_size = train_settings(cfg, name)["batch_size"]
+        batch_size = train_settings(cfg, name, "lensing")["batch_size"]
         n_train = cfg["sizes"]["train"] * (3 if name == "resnet" else 1)
         if batch_size > n_train:
             raise ConfigError(f"config keys lensing.train.batch_size = {batch_size} (for {name}) and "

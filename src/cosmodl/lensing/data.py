@@ -20,7 +20,6 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..config import merge, validate_section
 from ..io import atomic_output, write_json
 from ..splits import ROLE_NAMES, split_record
 from .simulate import CLASSES, PARAM_COLUMNS, PRESET_KEYS, SPLITS, chunk_items, simulate_items
@@ -118,9 +117,3 @@ def normaliser(kind: str):
 def normalisation_of(cfg: dict, name: str) -> str:
     """Normalisation of network ``name``'s input (``lensing.model.normalisation`` or ``resnet_normalisation``)."""
     return cfg["model"]["resnet_normalisation" if name == "resnet" else "normalisation"]
-
-
-def train_settings(cfg: dict, name: str) -> dict:
-    """``lensing.train`` with ``lensing.train_overrides.<name>`` over it, validated (defaults filled in)."""
-    section = merge(cfg["train"], cfg["train_overrides"].get(name) or {})
-    return validate_section(section, "train", f"lensing.train (+ train_overrides.{name})")

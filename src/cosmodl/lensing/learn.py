@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from ..io import digest, fingerprint
 from ..models import build_model
 from ..records import save_model
-from ..training import ArrayDataset, TrainConfig, fit, is_main_process
+from ..training import ArrayDataset, TrainConfig, fit, is_main_process, train_settings
 from ..training.augment import image_symmetries
-from .data import MODELS, normalisation_of, normaliser, read_params, select, train_settings
+from .data import MODELS, normalisation_of, normaliser, read_params, select
 
 log = logging.getLogger(__name__)
 REGISTERED = {name: f"lensing_{name}" for name in MODELS}
@@ -32,7 +32,7 @@ REGISTERED = {name: f"lensing_{name}" for name in MODELS}
 
 def train_config(cfg: dict, name: str) -> TrainConfig:
     """``lensing.train`` with ``lensing.train_overrides.<name>`` over it."""
-    return TrainConfig(**train_settings(cfg, name))
+    return TrainConfig(**train_settings(cfg, name, "lensing"))
 
 
 def _datasets(name: str, images_path, params, transform):

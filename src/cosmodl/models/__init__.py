@@ -5,9 +5,12 @@ those of every stage.
 """
 
 from .backbones import ResNetBackbone, build_resnet_encoder
+from .cm21 import Autoencoder21, EncodedCNN, PatchFC, SliceCNN
+from .heads import ImageResNet, TaskOutput
+from .lensing import AAE, DCAE, RBM, VAE
 from .registry import build_model, model_names, register_model
-from .lensing import AAE, DCAE, RBM, VAE, LensingResNet
 from .voids import VoidCountNet, VoidMapNet
 
 __all__ = ["ResNetBackbone", "build_resnet_encoder", "build_model", "model_names", "register_model",
-           "VoidCountNet", "VoidMapNet", "AAE", "DCAE", "RBM", "VAE", "LensingResNet"]
+           "VoidCountNet", "VoidMapNet", "AAE", "DCAE", "RBM", "VAE", "ImageResNet", "TaskOutput",
+           "Autoencoder21", "EncodedCNN", "PatchFC", "SliceCNN"]

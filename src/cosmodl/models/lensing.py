@@ -10,7 +10,8 @@ takes any scale. The autoencoders' ``predict`` is the deterministic reconstructi
   discriminator; three optimisation steps per batch (:meth:`AAE.training_step`);
 * :class:`RBM` - Bernoulli-hidden restricted Boltzmann machine trained by CD-k on continuous
   visible units; scored with the mean-field reconstruction;
-* :class:`LensingResNet` - torchvision ResNet-18 with a 1-channel stem, 3 classes.
+* the supervised classifier is the kit's :class:`~cosmodl.models.heads.ImageResNet` (ResNet-18,
+  1-channel stem) with 3 classes.
 
 Architectures follow the note's table (kernel 7 stride 3 convolutions, 64 x 9 x 9 bottleneck),
 with the original's bugs fixed: decoders end in a sigmoid (the data are in [0, 1], not Tanh's
@@ -27,6 +28,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..training import build_optimizer, build_scheduler
+from .heads import ImageResNet
 from .registry import register_model
 
 SIDE = 150
@@ -235,29 +237,6 @@ class RBM(nn.Module):
         return {"loss": F.mse_loss(self(x.float()), x.float())}
 
 
-class LensingResNet(nn.Module):
-    """torchvision ResNet-18 (random init) with a 1-channel stem; ``predict`` gives class probabilities.
-
-    ``downsample > 1`` average-pools the input first (a CPU economy; 1 keeps the full 150 x 150).
-    """
-
-    def __init__(self, n_classes: int = 3, downsample: int = 1):
-        super().__init__()
-        from torchvision.models import resnet18
-
-        if n_classes < 2 or downsample < 1:
-            raise ConfigError(f"LensingResNet: n_classes = {n_classes} (>= 2) and downsample = {downsample} (>= 1)")
-        self.pool = nn.AvgPool2d(downsample) if downsample > 1 else nn.Identity()
-        self.net = resnet18(weights=None, num_classes=n_classes)
-        self.net.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(self.pool(x))
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self(x).float(), dim=1)
-
-
 @register_model("lensing_dcae")
 def _build_dcae(cfg: dict) -> nn.Module:
     return DCAE(cfg.get("latent", 1000))
@@ -280,4 +259,4 @@ def _build_rbm(cfg: dict) -> nn.Module:
 
 @register_model("lensing_resnet")
 def _build_resnet(cfg: dict) -> nn.Module:
-    return LensingResNet(3, cfg.get("resnet_downsample", 1))
+    return ImageResNet(3, cfg.get("resnet_downsample", 1))

@@ -14,19 +14,29 @@
 """
 
 from .checkpoint import TrainingInterrupted, load_checkpoint, remove_finished_checkpoints, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, train_settings
 from .data import ArrayDataset, EpochBatchSampler, EpochLoader, GeneratedDataset, Standardise
 from .device import as_float, autocast_context, memory_format, model_to_device, pick_device
 from .distributed import is_main_process
 from .launch import launch
 from .optim import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler
-from .trainer import (HISTORY_FIELDS, MetricLogger, Run, StepContext, TrainResult, evaluate, fit,
-                      supervised_step, supervised_validation, train_one_epoch)
+from .trainer import (
+                      HISTORY_FIELDS,
+                      MetricLogger,
+                      Run,
+                      StepContext,
+                      TrainResult,
+                      evaluate,
+                      fit,
+                      supervised_step,
+                      supervised_validation,
+                      train_one_epoch,
+)
 
 __all__ = ["TrainingInterrupted", "load_checkpoint", "remove_finished_checkpoints", "save_checkpoint", "TrainConfig",
            "ArrayDataset", "EpochBatchSampler", "EpochLoader", "GeneratedDataset", "Standardise",
            "as_float", "autocast_context", "memory_format", "model_to_device", "pick_device", "is_main_process",
-           "launch",
+           "launch", "train_settings",
            "OPTIMIZERS", "SCHEDULERS", "build_optimizer", "build_scheduler", "HISTORY_FIELDS", "MetricLogger", "Run",
            "StepContext", "TrainResult", "evaluate", "fit", "supervised_step", "supervised_validation",
            "train_one_epoch"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..config import schema_defaults, validate_section
+from ..config import merge, schema_defaults, validate_section
 
 _DEFAULTS = schema_defaults("train")
 
@@ -57,3 +57,19 @@ class TrainConfig:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def train_settings(stage_cfg: dict, name: str, stage: str) -> dict:
+    """A stage's ``train`` section with ``train_overrides.<name>`` over it, validated (defaults filled in).
+
+    Parameters
+    ----------
+    stage_cfg : dict
+        ``config[stage]``, with ``train`` and ``train_overrides`` (per network name).
+    name : str
+        The network (or task/method) whose overrides apply.
+    stage : str
+        For error messages.
+    """
+    section = merge(stage_cfg["train"], (stage_cfg.get("train_overrides") or {}).get(name) or {})
+    return validate_section(section, "train", f"{stage}.train (+ train_overrides.{name})")

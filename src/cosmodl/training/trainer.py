@@ -57,8 +57,15 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..io import atomic_output
-from .checkpoint import (FINISHED, StopSignals, TrainingInterrupted, load_checkpoint, mark_finished, save_checkpoint,
-                         set_rng_state)
+from .checkpoint import (
+    FINISHED,
+    StopSignals,
+    TrainingInterrupted,
+    load_checkpoint,
+    mark_finished,
+    save_checkpoint,
+    set_rng_state,
+)
 from .config import TrainConfig
 from .data import EpochLoader
 from .device import as_float, autocast_context, model_to_device, pick_device, to_memory_format
