@@ -15,6 +15,8 @@ include: "workflow/rules/voids_common.smk"
 include: "workflow/rules/voids.smk"
 include: "workflow/rules/lensing_common.smk"
 include: "workflow/rules/lensing.smk"
+include: "workflow/rules/cm21_common.smk"
+include: "workflow/rules/cm21.smk"
 
 
 rule all:

@@ -10,6 +10,7 @@ Every number comes with a reference measured in the same process and run:
 * images: paper-scale subbox galaxy images (10,648 subboxes of 224^2 from ~1e7 galaxies in a
   1050 Mpc/h box) vs the time to write the same number of bytes to disk.
 * lensing_simulation, lensing_training: see bench/lensing.py.
+* cm21_generator: see bench/cm21.py.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import cm21  # bench/cm21.py (the script directory is on sys.path)
+import lensing  # bench/lensing.py
 import numba
 import numpy as np
 
-import lensing  # bench/lensing.py (the script directory is on sys.path)
-from cosmodl.gridding.cic import cic_deposit_3d, cic_deposit_3d_reference, sort_by_x_cell
+from cosmodl.gridding.cic import (
+    cic_deposit_3d,
+    cic_deposit_3d_reference,
+    sort_by_x_cell,
+)
 from cosmodl.voids.subboxes import PRODUCTS, SubboxLattice, build_subbox_products
 
 
@@ -118,7 +124,14 @@ def bench_training(side=64, batch=32, steps=12, n_images=1024, out_dir=None, dev
     import torch
 
     from cosmodl.models import VoidMapNet
-    from cosmodl.training import ArrayDataset, EpochLoader, StepContext, TrainConfig, pick_device, supervised_step
+    from cosmodl.training import (
+        ArrayDataset,
+        EpochLoader,
+        StepContext,
+        TrainConfig,
+        pick_device,
+        supervised_step,
+    )
     from cosmodl.training.device import memory_format, model_to_device
     from cosmodl.training.distributed import Distributed
     from cosmodl.voids.learn import ImageTransform, augment_map, map_loss
@@ -198,7 +211,8 @@ def bench_training(side=64, batch=32, steps=12, n_images=1024, out_dir=None, dev
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="results/bench")
-    parser.add_argument("--only", choices=["cic", "images", "training", "lensing_simulation", "lensing_training"],
+    parser.add_argument("--only", choices=["cic", "images", "training", "lensing_simulation", "lensing_training",
+                                          "cm21_generator"],
                         default=None)
     parser.add_argument("--train-side", type=int, default=64, help="image side of the training benchmark")
     parser.add_argument("--train-steps", type=int, default=12)
@@ -211,7 +225,8 @@ def main():
                      ("training", lambda: bench_training(args.train_side, steps=args.train_steps, out_dir=out,
                                                         device=args.device)),
                      ("lensing_simulation", lensing.bench_simulation),
-                     ("lensing_training", lambda: lensing.bench_training(device=args.device))):
+                     ("lensing_training", lambda: lensing.bench_training(device=args.device)),
+                     ("cm21_generator", cm21.bench_generator)):
         if args.only and args.only != name:
             continue
         result = fn()

@@ -27,3 +27,32 @@ def schema():
     from cosmodl.config import load_yaml
 
     return load_yaml(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+class _RunDir(type(Path())):
+    """A workdir path that also carries the wall time of the run that filled it."""
+
+    seconds: float = 0.0
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """The smoke pipeline (configs/smoke.yaml, every stage) run once per session on 2 local cores.
+
+    Shared by the integration tests and the real-SLURM comparison; tests that change a run work
+    on a copy.
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+
+    workdir = _RunDir(tmp_path_factory.mktemp("smoke"))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores",
+           "2", "--configfile", str(ROOT / "configs/smoke.yaml")]
+    t0 = time.perf_counter()
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=dict(os.environ, COSMODL_PROGRESS="1"))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    workdir.seconds = time.perf_counter() - t0
+    return workdir
+

@@ -40,10 +40,16 @@ def test_dry_run_of_each_preset(repo_root, tmp_path, configfile):
     metrics = re.search(r"rule voids_metrics:\n    input: ([^\n]*)", out).group(1)
     assert "workflow/schemas/voids_metrics.schema.yaml" in metrics  # editing the schema reruns the rule
     # lensing: one simulation job per chunk, 5 networks x 2 presets, each training a GPU job
-    chunks = 2 if configfile == "config.yaml" else 36  # 2 x 1,530 in chunks of 1,530; 2 x 90,000 in 5,000
+    chunks = 2 if configfile == "config.yaml" else 36  # 2 x 1,020 in chunks of 1,020; 2 x 90,000 in 5,000
     assert re.search(rf"lensing_simulate\s+{chunks}\b", out) and re.search(r"lensing_train\s+10\b", out)
     lens_train = re.search(r"rule lensing_train:\n(?:    .*\n)*?    resources: ([^\n]*)", out).group(1)
     assert "gpu=1" in lens_train and "cpus_per_gpu=8" in lens_train
+    # cm21: one job per realization (f_esc x seed), one training per task and network, one autoencoder
+    realizations, trainings = (9, 15) if configfile == "config.yaml" else (48, 20)
+    assert re.search(rf"cm21_boxes\s+{realizations}\b", out) and re.search(rf"cm21_train\s+{trainings}\b", out)
+    assert re.search(r"cm21_autoencoder\s+1\b", out) and re.search(r"cm21_evaluate\s+5\b", out)
+    cm_train = re.search(r"rule cm21_train:\n(?:    .*\n)*?    resources: ([^\n]*)", out).group(1)
+    assert "gpu=1" in cm_train and "cpus_per_gpu=8" in cm_train
 
 
 def test_rules_follow_the_workflow_conventions(repo_root):

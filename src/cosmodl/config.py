@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = ROOT / "workflow" / "schemas"
 DEFAULT_CONFIG = ROOT / "config.yaml"
 # Cross-field checks of each stage: ``check(config) -> None`` raising ConfigError.
-STAGE_CHECKS = {"voids": "cosmodl.voids.checks:check_config", "lensing": "cosmodl.lensing.checks:check_config"}
+STAGE_CHECKS = {"voids": "cosmodl.voids.checks:check_config", "lensing": "cosmodl.lensing.checks:check_config",
+                "cm21": "cosmodl.cm21.checks:check_config"}
 
 
 def load_yaml(path: str | Path, allow_empty: bool = True) -> dict:

@@ -24,10 +24,11 @@ HAL = ROOT / "profiles" / "hal"
 CI = ROOT / "tests" / "cluster" / "ci-profile"
 RULES = ["voids_galaxies", "voids_catalogue", "voids_subboxes", "voids_split", "voids_train", "voids_evaluate",
          "voids_metrics", "voids_figures", "lensing_simulate", "lensing_merge", "lensing_train", "lensing_evaluate",
-         "lensing_metrics", "lensing_figures"]
+         "lensing_metrics", "lensing_figures", "cm21_boxes", "cm21_slices", "cm21_autoencoder", "cm21_train",
+         "cm21_evaluate", "cm21_metrics", "cm21_figures"]
 # tiny tail rules run where snakemake runs
-LOCAL_RULES = ["voids_split", "voids_metrics", "voids_figures", "lensing_merge", "lensing_metrics"]
-GPU_RULES = ["voids_train", "lensing_train"]
+LOCAL_RULES = ["voids_split", "voids_metrics", "voids_figures", "lensing_merge", "lensing_metrics", "cm21_metrics"]
+GPU_RULES = ["voids_train", "lensing_train", "cm21_autoencoder", "cm21_train"]
 
 
 def snakemake(workdir, *args, profiles=(HAL, CI), timeout=900, env=None):
@@ -97,15 +98,13 @@ def slurm(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def runs(slurm, tmp_path_factory):
-    """The smoke pipeline through SLURM and locally, with wall times."""
-    out = {}
-    for name, profiles, extra in (("slurm", (HAL, CI), ()), ("local", (), ("--cores", "2"))):
-        workdir = tmp_path_factory.mktemp(name)
-        t0 = time.perf_counter()
-        result = snakemake(workdir, *extra, profiles=profiles)
-        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-        out[name] = (workdir, time.perf_counter() - t0)
+def runs(slurm, smoke_run, tmp_path_factory):
+    """The smoke pipeline through SLURM, and the session's local smoke run (tests/conftest.py)."""
+    workdir = tmp_path_factory.mktemp("slurm")
+    t0 = time.perf_counter()
+    result = snakemake(workdir)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    out = {"slurm": (workdir, time.perf_counter() - t0), "local": (smoke_run, smoke_run.seconds)}
     print(f"smoke pipeline wall time: SLURM {out['slurm'][1]:.1f} s, local {out['local'][1]:.1f} s")
     return out
 
@@ -122,7 +121,7 @@ def test_every_rule_ran_as_a_slurm_job_gpu_rules_with_a_gpu(runs):
         rule = comment.split("_wildcards")[0].removeprefix("rule_")
         if rule in RULES and state == "COMPLETED":
             partitions.setdefault(rule, set()).add(partition)
-    assert partitions["voids_train"] == partitions["lensing_train"] == {"gpux1"}
+    assert all(partitions[r] == {"gpux1"} for r in GPU_RULES)
     assert all(partitions[r] == {"cpun1"} for r in RULES if r not in GPU_RULES + LOCAL_RULES)
     assert not set(partitions) & set(LOCAL_RULES)
     logs = list((workdir / "logs").rglob("*.log"))
@@ -151,6 +150,9 @@ def test_slurm_outputs_equal_the_local_run(runs):
     assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
     a, b = runs["slurm"][0] / "results/lensing", runs["local"][0] / "results/lensing"
     assert np.load(a / "data/A/images.npy").tobytes() == np.load(b / "data/A/images.npy").tobytes()
+    assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
+    a, b = runs["slurm"][0] / "results/cm21", runs["local"][0] / "results/cm21"
+    assert np.load(a / "data/slices.npy").tobytes() == np.load(b / "data/slices.npy").tobytes()
     assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
 
 

@@ -42,14 +42,6 @@ def copy_of(run_dir, tmp_path):
     return target
 
 
-@pytest.fixture(scope="module")
-def smoke_run(repo_root, tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("smoke")
-    result = snakemake(repo_root, workdir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
-
-
 def test_smoke_outputs_are_consistent(smoke_run):
     sub = smoke_run / "results/voids/subboxes"
     index = Table.read(sub / "index.fits")
@@ -117,6 +109,33 @@ def test_smoke_simulates_trains_and_evaluates_the_lensing_stage(repo_root, smoke
     names = {p.name for p in (lens / "figures").glob("*.png")}
     assert names == {"examples_A.png", "reconstructions_A.png", "scores_A.png", "roc.png", "training_curves.png"}
     assert "| A | aae |" in (lens / "auc_table.md").read_text()
+
+
+def test_smoke_generates_slices_trains_and_evaluates_the_cm21_stage(repo_root, smoke_run):
+    import jsonschema
+
+    from cosmodl.cm21.boxes import read_box, scan_realization
+    from cosmodl.config import load_yaml
+
+    cm = smoke_run / "results/cm21"
+    folders = sorted((cm / "boxes").iterdir())
+    assert [f.name for f in folders] == ["f0.070_s150", "f0.130_s150"]
+    boxes = scan_realization(folders[0], [6.0, 8.0, 10.0])
+    assert read_box(boxes[8.0]["delta_T"]).shape == (80, 80, 80)
+    metrics = json.loads((cm / "metrics.json").read_text())
+    jsonschema.validate(metrics, load_yaml(repo_root / "workflow/schemas/cm21_metrics.schema.yaml"))
+    assert set(metrics["tasks"]) == {"z_all", "zeta"} and metrics["split"]["method"] == "slabs"
+    assert not metrics["split"]["leaky"]
+    z_all = metrics["tasks"]["z_all"]
+    assert set(z_all["methods"]) == {"physics_logistic", "physics_boosting", "pca_knn", "fc", "ae_cnn"}
+    assert z_all["classes"] == [6.0, 8.0, 10.0] and z_all["methods"]["fc"]["unit"] == "patches"
+    assert metrics["tasks"]["zeta"]["methods"]["ae_cnn"]["rmse"] > 0
+    split = json.loads((cm / "data/split.json").read_text())
+    assert split["counts"]["dropped_buffer"] > 0 and split["grid"] == {"dim": 80, "cell_mpc": 1.5}
+    names = {p.name for p in (cm / "figures").glob("*.png")}
+    assert names == {"boxes.png", "history.png", "accuracy.png", "confusion.png", "training_curves.png",
+                     "reconstructions.png"}
+    assert "| z_all | ae_cnn | slices |" in (cm / "accuracy_table.md").read_text()
 
 
 def test_report_has_the_figures_with_captions(repo_root, smoke_run):

@@ -262,7 +262,8 @@ def neutral_fraction(delta: np.ndarray, redshift: float, p: Reionisation, cosmo:
 
 def brightness_temperature(x_hi: np.ndarray, delta: np.ndarray, redshift: float, cosmo: Cosmology) -> np.ndarray:
     """21-cm brightness temperature offset, mK (T_S >> T_CMB, no velocity term); (n, n, n) float32."""
-    prefactor = 27.0 * (cosmo.Ob0 * cosmo.h**2 / 0.023) * math.sqrt(0.15 / (cosmo.Om0 * cosmo.h**2) * (1 + redshift) / 10)
+    h2 = cosmo.h**2
+    prefactor = 27.0 * (cosmo.Ob0 * h2 / 0.023) * math.sqrt(0.15 / (cosmo.Om0 * h2) * (1 + redshift) / 10)
     return (np.float32(prefactor) * x_hi * (np.float32(1.0) + delta)).astype(np.float32)
 
 

@@ -1,0 +1,43 @@
+"""Peak-memory estimates of the 21-cm steps (a rule's ``mem_mb``), from the config.
+
+The generator holds the displacement (3 n^3), the particles (3 n^3), Fourier work arrays
+(about 4 n^3) and every redshift's two boxes until the folder is written; slicing holds the
+slice stack about three times (reading, concatenating, saving); training and evaluation hold
+the stack in memory (and the patches for the patch methods).
+"""
+
+from __future__ import annotations
+
+BASE_MB = 400  # interpreter, numpy, scipy, numba
+TORCH_BASE_MB = 1500  # + torch and a network with its optimiser state
+MB = 2**20
+
+
+def n_slices(cfg: dict) -> int:
+    """Slices of the whole data set."""
+    return len(cfg["f_esc"]) * len(cfg["seeds"]) * len(cfg["redshifts"]) * cfg["slices"]["per_box"]
+
+
+def estimate_mb(step: str, cfg: dict) -> int:
+    """Estimated peak memory of a 21-cm step, MB.
+
+    Parameters
+    ----------
+    step : {'boxes', 'slices', 'train', 'evaluate', 'small'}
+    cfg : dict
+        ``config['cm21']`` (validated).
+    """
+    dim = cfg["simulate"]["dim"]
+    box = dim**3 * 4 / MB
+    stack = n_slices(cfg) * dim**2 * 4 / MB
+    if step == "boxes":
+        return int(BASE_MB + box * (12 + 2 * len(cfg["redshifts"])))
+    if step == "slices":
+        return int(BASE_MB + 3 * stack + 2 * box)
+    if step == "train":
+        return int(TORCH_BASE_MB + 2 * stack)
+    if step == "evaluate":
+        return int(TORCH_BASE_MB + 3 * stack)
+    if step == "small":
+        return 1000
+    raise ValueError(f"unknown cm21 step {step!r}")

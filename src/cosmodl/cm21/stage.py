@@ -1,0 +1,115 @@
+"""The 21-cm stage's steps as functions of the config: boxes of one realization, and the slice set.
+
+The Snakemake rules (workflow/rules/cm21.smk) call these through thin scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..cosmology import Cosmology, planck18
+from ..errors import ConfigError
+from ..io import atomic_output, write_json
+from .boxes import write_realization
+from .data import collect_slices, split_slices
+from .simulate import Reionisation, simulate_realization
+
+log = logging.getLogger(__name__)
+
+
+def cosmology_of(cfg: dict) -> Cosmology:
+    """The boxes' cosmology (``cm21.simulate.cosmology`` over Planck18's T_CMB)."""
+    return planck18(**cfg["simulate"]["cosmology"])
+
+
+def reionisation_of(cfg: dict, f_esc: float) -> Reionisation:
+    """Generator parameters of the realizations with escape fraction ``f_esc``."""
+    sim = cfg["simulate"]
+    return Reionisation(dim=sim["dim"], box_len=sim["box_len"], zeta=cfg["zeta_per_fesc"] * f_esc, m_min=sim["m_min"],
+                        r_max=sim["r_max"], delta_c=sim["delta_c"], mean_collapse=sim["mean_collapse"],
+                        t_vir_min=sim["t_vir_min"])
+
+
+def run_21cmfast(cfg: dict, f_esc: float, seed: int, threads: int) -> dict:
+    """Boxes of one realization from the ``21cmFAST`` package (optional; ``pip install 21cmFAST``).
+
+    Uses the ``const-zeta`` template with our grid, zeta, R_max and cosmology; returns the same
+    dict as :func:`cosmodl.cm21.simulate.simulate_realization`.
+    """
+    try:
+        import py21cmfast as p21c
+    except ImportError:
+        raise ConfigError("cm21.source = 21cmfast needs the 21cmFAST package: apt-get install libgsl-dev "
+                          "libfftw3-dev, then pip install 21cmFAST (an sdist that compiles, ~3 min); or use "
+                          "source: simulate") from None
+    import tempfile
+
+    sim = cfg["simulate"]
+    cosmo = sim["cosmology"]
+    inputs = p21c.InputParameters.from_template(["const-zeta"], random_seed=seed).evolve_input_structs(
+        HII_DIM=sim["dim"], BOX_LEN=sim["box_len"], DIM=3 * sim["dim"], HII_EFF_FACTOR=cfg["zeta_per_fesc"] * f_esc,
+        R_BUBBLE_MAX=sim["r_max"], hlittle=cosmo["h"], OMm=cosmo["Om0"], OMb=cosmo["Ob0"], SIGMA_8=cosmo["sigma8"],
+        POWER_INDEX=cosmo["n_s"], N_THREADS=threads)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        coevals = p21c.run_coeval(inputs=inputs, out_redshifts=list(cfg["redshifts"]), cache=p21c.OutputCache(tmp),
+                                  write=False)
+        for z, c in zip(cfg["redshifts"], coevals):
+            x_hi = np.asarray(c.neutral_fraction, dtype=np.float32)
+            out[float(z)] = {"delta_T": np.asarray(c.brightness_temp, np.float32),
+                             "density": np.asarray(c.density, np.float32), "x_hi": float(x_hi.mean())}
+    return out
+
+
+def make_realization(cfg: dict, f_esc: float, seed: int, out_folder, threads: int = 1) -> None:
+    """Write the 21cmFAST-format folder of realization (f_esc, seed) with every redshift."""
+    if cfg["source"] == "21cmfast":
+        boxes = run_21cmfast(cfg, f_esc, seed, threads)
+    elif cfg["source"] == "simulate":
+        boxes = simulate_realization(reionisation_of(cfg, f_esc), cfg["redshifts"], seed, cosmology_of(cfg), threads)
+    else:
+        raise ConfigError(f"cm21.source = {cfg['source']!r}: real boxes are read from cm21.directory, not made")
+    write_realization(out_folder, boxes, cfg["simulate"]["box_len"])
+    log.info("realization f_esc %.3f seed %d: x_HI %s", f_esc, seed,
+             {z: round(b["x_hi"], 4) for z, b in sorted(boxes.items())})
+
+
+def make_slices(cfg: dict, folders, slices_out, table_out, split_out) -> dict:
+    """Slice every realization, split the slices, and write ``slices.npy``, ``slices.csv`` and ``split.json``.
+
+    Returns
+    -------
+    dict : the split record.
+    """
+    s = cfg["slices"]
+    slices, table = collect_slices(folders, cfg["redshifts"], s["axis"], s["per_box"], cfg["zeta_per_fesc"])
+    dim = slices.shape[1]
+    cell = box_geometry(folders[0])[1]
+    roles, record = split_slices(table, dim, cell, cfg["split"])
+    record["grid"] = {"dim": int(dim), "cell_mpc": cell}
+    with atomic_output(slices_out) as tmp:
+        np.save(tmp, slices)
+    with atomic_output(table_out) as tmp:
+        table.to_csv(tmp, index=False)
+    write_json(record, split_out)
+    log.info("%d slices of %d x %d; split %s", len(slices), dim, dim, record["counts"])
+    return record
+
+
+def box_geometry(folder) -> tuple[int, float]:
+    """(cells per side, cell side in Mpc) of the boxes in a realization folder."""
+    from .boxes import parse_name, scan_realization
+
+    first = next(iter(scan_realization(folder).values()))
+    name = parse_name(first["delta_T"])
+    return name.dim, name.box_len / name.dim
+
+
+def grid_of(split_path) -> tuple[int, float]:
+    """(cells per side, cell side in Mpc) of the slices, from the split file."""
+    grid = json.loads(Path(split_path).read_text())["grid"]
+    return int(grid["dim"]), float(grid["cell_mpc"])

@@ -1,0 +1,192 @@
+"""Figures of the 21-cm stage: boxes, reionisation history, reconstructions, curves, confusion, accuracy."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..cm21.boxes import DELTA_T, DENSITY, read_box, scan_realization
+from ..cm21.data import AXES, parse_realization, take_slices
+from ..records import load_model, predict
+from .common import plot_training_curves, plt, save_figure
+
+# the real f_esc 0.096 boxes' global neutral fraction (note 21cm.md), for reference
+REAL_HISTORY = {5.5: 0.0, 6.0: 0.0109, 6.5: 0.1259, 7.0: 0.3133, 7.5: 0.4808, 8.0: 0.6125, 9.0: 0.7849, 10.0: 0.8823,
+                11.0: 0.9371, 12.0: 0.9672, 13.0: 0.9834}
+METHOD_NAME = {"physics_logistic": "statistics + logistic", "physics_boosting": "statistics + boosting",
+               "physics_ridge": "statistics + ridge", "pca_knn": "PCA + k-NN (patches)", "fc": "FC (patches)",
+               "ae_cnn": "encoder + CNN", "cnn": "CNN (raw)", "resnet": "ResNet-18"}
+LOSS_NAME = {"zeta": "MSE (standardised ζ)"}
+TASK_NAME = {"z_fixed_fesc": "z at fixed f_esc", "z_all": "z, all f_esc", "fesc_fixed_z": "f_esc at fixed z",
+             "fesc_all": "f_esc, all z", "zeta": "zeta regression"}
+
+
+def plot_boxes(folder, redshifts, axis: str, position: int = 0):
+    """Density contrast (top) and delta_T_b (bottom) slices of one realization at several redshifts."""
+    f_esc, seed = parse_realization(Path(folder).name)
+    found = scan_realization(folder)
+    zs = [z for z in redshifts if round(z, 2) in found]
+    if len(zs) < 2:  # the figure's redshifts are not among the boxes': four spread over what there is
+        available = sorted(found)
+        zs = [available[i] for i in np.unique(np.linspace(0, len(available) - 1, 4).round().astype(int))]
+    fig, axes = plt.subplots(2, len(zs), figsize=(3.1 * len(zs), 6.2), squeeze=False, constrained_layout=True)
+    for j, z in enumerate(zs):
+        files = found[round(z, 2)]
+        density = take_slices(read_box(files[DENSITY]), AXES[axis], [position])[0]
+        temp = take_slices(read_box(files[DELTA_T]), AXES[axis], [position])[0]
+        im0 = axes[0, j].imshow(density.T, origin="lower", cmap="viridis", vmin=-1, vmax=2)
+        x_hi = float(files[DELTA_T].name.split("_nf")[1].split("_")[0])
+        axes[0, j].set_title(f"z = {z:g}  (x_HI = {x_hi:.2f})")
+        im1 = axes[1, j].imshow(temp.T, origin="lower", cmap="magma", vmin=0, vmax=max(40.0, float(temp.max())))
+        for ax in axes[:, j]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.colorbar(im0, ax=axes[0, :], shrink=0.8, label="density contrast δ")
+    fig.colorbar(im1, ax=axes[1, :], shrink=0.8, label="δT_b (mK)")
+    fig.suptitle(f"One slice (cell {position} along {axis}) of realization f_esc = {f_esc:.3f} (ζ = {250 * f_esc:g}), "
+                 f"seed {seed}: density (top), 21-cm brightness (bottom; black = ionised)")
+    return fig
+
+
+def plot_history(table: pd.DataFrame, zeta_per_fesc: float = 250.0):
+    """Global neutral fraction vs redshift of every realization, coloured by zeta, with the real boxes'."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
+    boxes = table.drop_duplicates(["seed", "f_esc", "z"])
+    cmap = plt.get_cmap("viridis")
+    fescs = sorted(boxes["f_esc"].unique())
+    for i, f in enumerate(fescs):
+        colour = cmap(i / max(len(fescs) - 1, 1))
+        for k, (seed, group) in enumerate(boxes[boxes["f_esc"] == f].groupby("seed")):
+            g = group.sort_values("z")
+            ax.plot(g["z"], g["x_hi"], color=colour, lw=1.2, alpha=0.8,
+                    label=f"ours, ζ = {zeta_per_fesc * f:g}" if k == 0 else None)
+    z, x = zip(*sorted(REAL_HISTORY.items()))
+    ax.plot(z, x, "ko", ms=4, label="real 21cmFAST v2 boxes, ζ = 24")
+    ax.set_xlabel("redshift z")
+    ax.set_ylabel("global neutral fraction x_HI")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Reionisation history (one line per realization)")
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def plot_reconstructions(model_path, slices: np.ndarray, table: pd.DataFrame, rows, scale_mk: float):
+    """Autoencoder input, reconstruction and residual for test slices at three redshifts."""
+    from ..cm21.learn import ScaleClip
+
+    model, _ = load_model(model_path)
+    test = table.iloc[rows]
+    zs = sorted(test["z"].unique())
+    pick = [zs[0], zs[len(zs) // 2], zs[-1]] if len(zs) >= 3 else zs
+    chosen = [int(rows[np.flatnonzero(test["z"].to_numpy() == z)[0]]) for z in pick]
+    x = ScaleClip(scale_mk, clip=True)(np.asarray(slices[chosen], dtype=np.float32))
+    recon = predict(model, x)[:, 0]
+    fig, axes = plt.subplots(len(chosen), 3, figsize=(8.4, 2.8 * len(chosen)), squeeze=False, constrained_layout=True)
+    for i, row in enumerate(chosen):
+        err = float(np.sqrt(np.mean((recon[i] - x[i]) ** 2)))
+        for j, (img, title, cmap, lim) in enumerate([(x[i], "input δT_b / 70 mK", "magma", (0, 1)),
+                                                     (recon[i], "reconstruction", "magma", (0, 1)),
+                                                     (recon[i] - x[i], f"residual (rms {err:.3f})", "RdBu_r",
+                                                      (-0.3, 0.3))]):
+            im = axes[i, j].imshow(img.T, origin="lower", cmap=cmap, vmin=lim[0], vmax=lim[1])
+            axes[i, j].set_title(f"z = {table['z'].iloc[row]:g}: {title}", fontsize=9)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+        fig.colorbar(im, ax=axes[i, 2], shrink=0.8)
+    fig.suptitle("Autoencoder (4,385 parameters) on test slices")
+    return fig
+
+
+def plot_accuracy(metrics: dict):
+    """Test accuracy per method and task (bars) with the chance level and MAIS 202's number; zeta RMSE."""
+    tasks = metrics["tasks"]
+    classif = [t for t, d in tasks.items() if d["kind"] == "classification"]
+    n = len(classif) + ("zeta" in tasks)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.2), squeeze=False, constrained_layout=True)
+    for ax, task in zip(axes[0], classif):
+        doc = tasks[task]
+        names = list(doc["methods"])
+        acc = [doc["methods"][m]["accuracy"] for m in names]
+        ax.bar(range(len(names)), acc, color="tab:blue")
+        for i, m in enumerate(names):
+            pub = doc["published"].get(m)
+            if pub and pub["classes"] == len(doc["classes"]):  # comparable only with the same classes
+                ax.plot(i, pub["accuracy"], "r*", ms=11, label="MAIS 202" if "MAIS 202" not in
+                        ax.get_legend_handles_labels()[1] else None)
+        chance = doc["methods"][names[0]]["chance"]
+        ax.axhline(chance, color="k", ls="--", lw=1, label=f"chance {chance:.2f}")
+        ax.set_xticks(range(len(names)), [METHOD_NAME.get(m, m) for m in names], rotation=45, ha="right", fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"{TASK_NAME.get(task, task)} ({len(doc['classes'])} classes)")
+        ax.legend(fontsize=7)
+    if "zeta" in tasks:
+        ax = axes[0, -1]
+        doc = tasks["zeta"]
+        names = list(doc["methods"])
+        ax.bar(range(len(names)), [doc["methods"][m]["rmse"] for m in names], color="tab:green")
+        base = doc["methods"][names[0]]["rmse_train_mean"]
+        ax.axhline(base, color="k", ls="--", lw=1, label=f"training mean {base:.2f}")
+        ax.set_xticks(range(len(names)), [METHOD_NAME.get(m, m) for m in names], rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel("test RMSE of ζ")
+        ax.set_title("ζ regression (lower is better)")
+        ax.legend(fontsize=7)
+    split = metrics["split"]
+    fig.suptitle(f"21 cm: test scores per task (split by {split['method']}; stars: MAIS 202 where it had the same "
+                 "classes, often a validation number)")
+    return fig
+
+
+def plot_confusion(metrics: dict, prefer=("ae_cnn", "cnn", "resnet", "fc", "physics_boosting")):
+    """Row-normalised confusion matrix of one method per classification task (the first of ``prefer`` present)."""
+    tasks = {t: d for t, d in metrics["tasks"].items() if d["kind"] == "classification"}
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.4 * len(tasks), 4.2), squeeze=False, constrained_layout=True)
+    for ax, (task, doc) in zip(axes[0], tasks.items()):
+        method = next((m for m in prefer if m in doc["methods"]), next(iter(doc["methods"])))
+        cm = np.array(doc["methods"][method]["confusion"], dtype=float)
+        cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+        im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1, origin="upper")
+        labels = [f"{c:g}" for c in doc["classes"]]
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{TASK_NAME.get(task, task)}: {METHOD_NAME.get(method, method)}\n"
+                     f"accuracy {doc['methods'][method]['accuracy']:.2f}", fontsize=9)
+    fig.colorbar(im, ax=axes[0, -1], shrink=0.8, label="fraction of the true class")
+    return fig
+
+
+def cm21_figures(cfg: dict, metrics: dict, slices_path, table_path, split_path, boxes, histories, out_dir,
+                 autoencoder_path=None) -> None:
+    """Write every 21-cm figure into ``out_dir`` (see the rule ``cm21_figures``)."""
+    from ..cm21.learn import split_roles
+    from ..splits import TEST
+
+    out_dir = Path(out_dir)
+    table = pd.read_csv(table_path)
+    folders = sorted(boxes, key=lambda f: (abs(parse_realization(Path(f).name)[0] - cfg["tasks_fixed"]["f_esc"]),
+                                           Path(f).name))
+    save_figure(plot_boxes(folders[0], cfg["figures"]["redshifts"], cfg["slices"]["axis"]), out_dir / "boxes.png")
+    save_figure(plot_history(table), out_dir / "history.png")
+    save_figure(plot_accuracy(metrics), out_dir / "accuracy.png")
+    save_figure(plot_confusion(metrics), out_dir / "confusion.png")
+    slices = np.load(slices_path, mmap_mode="r")
+    if autoencoder_path:
+        rows = np.flatnonzero(split_roles(split_path, len(slices)) == TEST)
+        save_figure(plot_reconstructions(autoencoder_path, slices, table, rows, cfg["slices"]["scale_mk"]),
+                    out_dir / "reconstructions.png")
+    if histories:
+        runs = {}
+        for path in histories:
+            task, network = re.match(r"(\w+?)_(fc|ae_cnn|cnn|resnet)_history", Path(path).name).groups()
+            runs[(task, network)] = path
+        colours = {"fc": "tab:orange", "ae_cnn": "tab:blue", "cnn": "tab:green", "resnet": "tab:red"}
+        fig = plot_training_curves(runs, panel_of=lambda label: TASK_NAME.get(label[0], label[0]),
+                                   ylabels={TASK_NAME.get(t, t): LOSS_NAME.get(t, "cross-entropy") for t, _ in runs},
+                                   colour_of=lambda label: colours[label[1]],
+                                   name_of=lambda label: METHOD_NAME[label[1]], ncols=3)
+        save_figure(fig, out_dir / "training_curves.png")

@@ -1,0 +1,203 @@
+# 21-cm stage (seed 001, MAIS 202): 21cmFAST-format boxes -> slices -> summary-statistic
+# baselines, PCA + k-NN, and networks classifying redshift and escape fraction -> figures.
+# Constants and functions of these rules are in cm21_common.smk.
+
+
+localrules:
+    cm21_metrics,
+
+
+STAGE_TARGETS["cm21"] = cm21_targets
+
+
+rule cm21_boxes:
+    output:
+        directory("results/cm21/boxes/{realization}"),
+    log:
+        "logs/cm21/boxes/{realization}.log",
+    benchmark:
+        "benchmarks/cm21/boxes/{realization}.tsv"
+    wildcard_constraints:
+        realization=r"f[0-9.]+_s\d+",
+    threads: 2
+    resources:
+        mem_mb=cm21_mem_mb("boxes"),
+        runtime=120,
+    params:
+        cm21=cm21_section("source", "simulate", "redshifts", "zeta_per_fesc"),
+    script:
+        "../../scripts/cm21_boxes.py"
+
+
+rule cm21_slices:
+    input:
+        expand("{root}/{realization}", root=CM21_BOXES, realization=CM21_REALIZATIONS),
+    output:
+        slices="results/cm21/data/slices.npy",
+        table="results/cm21/data/slices.csv",
+        split="results/cm21/data/split.json",
+    log:
+        "logs/cm21/slices/slices.log",
+    benchmark:
+        "benchmarks/cm21/slices/slices.tsv"
+    resources:
+        mem_mb=cm21_mem_mb("slices"),
+        runtime=60,
+    params:
+        cm21=cm21_section("redshifts", "zeta_per_fesc", "slices", "split"),
+    script:
+        "../../scripts/cm21_slices.py"
+
+
+rule cm21_autoencoder:
+    input:
+        slices="results/cm21/data/slices.npy",
+        split="results/cm21/data/split.json",
+    output:
+        model="results/cm21/models/autoencoder.pt",
+        history="results/cm21/models/autoencoder_history.csv",
+    log:
+        "logs/cm21/autoencoder/autoencoder.log",
+    benchmark:
+        "benchmarks/cm21/autoencoder/autoencoder.tsv"
+    threads: MAX_THREADS
+    resources:
+        gpu=cm21_devices,
+        cpus_per_gpu=cpus_per_gpu(cm21_devices),
+        mem_mb=cm21_mem_mb("train"),
+        runtime=720,
+    params:
+        cm21=cm21_section("slices", "train", "train_overrides"),
+        workdir="results/cm21/checkpoints/autoencoder",
+    script:
+        "../../scripts/cm21_train.py"
+
+
+rule cm21_train:
+    input:
+        unpack(cm21_train_inputs),
+    output:
+        model="results/cm21/models/{task}_{network}.pt",
+        history="results/cm21/models/{task}_{network}_history.csv",
+    log:
+        "logs/cm21/train/{task}_{network}.log",
+    benchmark:
+        "benchmarks/cm21/train/{task}_{network}.tsv"
+    wildcard_constraints:
+        task="|".join(CM21_TASKS),
+        network="|".join(CM21_NETWORKS) or "none",
+    threads: MAX_THREADS
+    resources:
+        gpu=cm21_devices,
+        cpus_per_gpu=cpus_per_gpu(cm21_devices),
+        mem_mb=cm21_mem_mb("train"),
+        runtime=720,
+    params:
+        cm21=cm21_section("slices", "tasks_fixed", "model", "train", "train_overrides"),
+        workdir="results/cm21/checkpoints/{task}_{network}",
+    script:
+        "../../scripts/cm21_train.py"
+
+
+rule cm21_evaluate:
+    input:
+        unpack(cm21_task_records),
+        slices="results/cm21/data/slices.npy",
+        table="results/cm21/data/slices.csv",
+        split="results/cm21/data/split.json",
+    output:
+        metrics="results/cm21/eval/{task}.json",
+        predictions="results/cm21/eval/{task}.npz",
+    log:
+        "logs/cm21/evaluate/{task}.log",
+    benchmark:
+        "benchmarks/cm21/evaluate/{task}.tsv"
+    wildcard_constraints:
+        task="|".join(CM21_TASKS),
+    threads: MAX_THREADS
+    resources:
+        mem_mb=cm21_mem_mb("evaluate"),
+        runtime=60,
+    params:
+        cm21=cm21_section(
+            "seed", "slices", "tasks_fixed", "methods", "baselines", "model"
+        ),
+        networks=CM21_NETWORKS,
+    script:
+        "../../scripts/cm21_evaluate.py"
+
+
+rule cm21_metrics:
+    input:
+        evaluations=expand("results/cm21/eval/{task}.json", task=CM21_TASKS),
+        schema=SCHEMAS / "cm21_metrics.schema.yaml",
+    output:
+        metrics="results/cm21/metrics.json",
+        table="results/cm21/accuracy_table.md",
+    log:
+        "logs/cm21/metrics/metrics.log",
+    benchmark:
+        "benchmarks/cm21/metrics/metrics.tsv"
+    resources:
+        mem_mb=cm21_mem_mb("small"),
+        runtime=10,
+    script:
+        "../../scripts/cm21_metrics.py"
+
+
+rule cm21_figures:
+    input:
+        metrics="results/cm21/metrics.json",
+        slices="results/cm21/data/slices.npy",
+        table="results/cm21/data/slices.csv",
+        split="results/cm21/data/split.json",
+        boxes=expand(
+            "{root}/{realization}", root=CM21_BOXES, realization=CM21_REALIZATIONS
+        ),
+        predictions=expand("results/cm21/eval/{task}.npz", task=CM21_TASKS),
+        histories=expand(
+            "results/cm21/models/{task}_{network}_history.csv",
+            task=CM21_TASKS,
+            network=CM21_NETWORKS,
+        ),
+        models=(
+            ["results/cm21/models/autoencoder.pt"] if "ae_cnn" in CM21_NETWORKS else []
+        ),
+    output:
+        [
+            report(
+                f"results/cm21/figures/{name}",
+                caption=f"../report/cm21_{name.removesuffix('.png')}.rst",
+                category="cm21",
+            )
+            for name in [
+                "boxes.png",
+                "history.png",
+                "accuracy.png",
+                "confusion.png",
+            ]
+        ],
+        [
+            report(
+                f"results/cm21/figures/{name}",
+                caption=f"../report/cm21_{name.removesuffix('.png')}.rst",
+                category="cm21",
+            )
+            for name in (
+                (["training_curves.png"] if CM21_NETWORKS else [])
+                + (["reconstructions.png"] if "ae_cnn" in CM21_NETWORKS else [])
+            )
+        ],
+    log:
+        "logs/cm21/figures/figures.log",
+    benchmark:
+        "benchmarks/cm21/figures/figures.tsv"
+    resources:
+        mem_mb=cm21_mem_mb("small"),
+        runtime=10,
+    params:
+        cm21=cm21_section("redshifts", "f_esc", "slices", "figures", "tasks_fixed"),
+        tasks=CM21_TASKS,
+        networks=CM21_NETWORKS,
+    script:
+        "../../scripts/cm21_figures.py"

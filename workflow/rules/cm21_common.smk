@@ -1,0 +1,59 @@
+# 21-cm stage: constants and the input, param and resource functions of its rules (cm21.smk).
+from cosmodl.cm21.data import realization_name
+from cosmodl.cm21.resources import estimate_mb as cm21_estimate_mb
+
+CM21 = config["cm21"]
+CM21_REALIZATIONS = [
+    realization_name(f, s) for f in CM21["f_esc"] for s in CM21["seeds"]
+]
+CM21_TASKS = CM21["tasks"]
+CM21_NETWORKS = [m for m in CM21["methods"] if m in ("fc", "ae_cnn", "cnn", "resnet")]
+CM21_BOXES = (
+    CM21["directory"] if CM21["source"] == "directory" else "results/cm21/boxes"
+)
+
+
+def cm21_targets():
+    """Final outputs of the 21-cm stage: metrics, the accuracy table and every figure."""
+    figures = ["boxes.png", "history.png", "accuracy.png", "confusion.png"]
+    figures += ["training_curves.png"] if CM21_NETWORKS else []
+    figures += ["reconstructions.png"] if "ae_cnn" in CM21_NETWORKS else []
+    return [
+        "results/cm21/metrics.json",
+        "results/cm21/accuracy_table.md",
+        *expand("results/cm21/figures/{name}", name=figures),
+    ]
+
+
+def cm21_mem_mb(step):
+    """mem_mb of a rule, from cosmodl.cm21.resources.estimate_mb."""
+    return cm21_estimate_mb(step, CM21)
+
+
+def cm21_section(*keys):
+    """The parts of config["cm21"] a job reads (its params: a change reruns only what uses it)."""
+    return {k: CM21[k] for k in keys}
+
+
+def cm21_devices(wildcards):
+    """Processes (GPUs) of a training job: train.devices, or that network's override."""
+    network = getattr(wildcards, "network", "autoencoder")
+    override = CM21["train_overrides"].get(network) or {}
+    return override.get("devices", CM21["train"]["devices"])
+
+
+def cm21_train_inputs(wildcards):
+    """Slices, table and split, and the trained autoencoder for the encoded CNN."""
+    inputs = {
+        "slices": "results/cm21/data/slices.npy",
+        "table": "results/cm21/data/slices.csv",
+        "split": "results/cm21/data/split.json",
+    }
+    if wildcards.network == "ae_cnn":
+        inputs["autoencoder"] = "results/cm21/models/autoencoder.pt"
+    return inputs
+
+
+def cm21_task_records(wildcards):
+    """Model records of a task's networks, by name."""
+    return {n: f"results/cm21/models/{wildcards.task}_{n}.pt" for n in CM21_NETWORKS}
