@@ -134,7 +134,7 @@ def test_smoke_generates_slices_trains_and_evaluates_the_cm21_stage(repo_root, s
     assert split["counts"]["dropped_buffer"] > 0 and split["grid"] == {"dim": 80, "cell_mpc": 1.5}
     names = {p.name for p in (cm / "figures").glob("*.png")}
     assert names == {"boxes.png", "history.png", "accuracy.png", "confusion.png", "training_curves.png",
-                     "reconstructions.png"}
+                     "reconstructions.png", "accuracy_curves.png"}
     assert "| z_all | ae_cnn | slices |" in (cm / "accuracy_table.md").read_text()
 
 

@@ -243,3 +243,26 @@ def test_a_run_resumed_with_another_thread_count_continues_with_the_one_it_start
         assert torch.equal(weights(resumed), weights(two))
     finally:
         torch.set_num_threads(1)
+
+
+def test_validation_metrics_are_averaged_over_the_validation_set_into_the_history(tmp_path):
+    """val_metrics: per-batch values weighted by batch size give the metric on the whole validation set."""
+    from cosmodl.training import accuracy
+
+    rng = np.random.default_rng(1)
+    images = rng.random((43, 8, 8)).astype(np.float32)
+    labels = (images.mean(axis=(1, 2)) > 0.5).astype(np.int64)
+    np.save(tmp_path / "x.npy", images)
+    train = ArrayDataset(tmp_path / "x.npy", labels, np.arange(30), target_dtype=np.int64)
+    val = ArrayDataset(tmp_path / "x.npy", labels, np.arange(30, 43), target_dtype=np.int64)  # batches of 4, 4, 4, 1
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+    cfg = TrainConfig(epochs=2, batch_size=4, optimizer="adam", lr=0.01, augment=False)
+    result = fit(model, train, val, cfg, tmp_path / "w", tmp_path / "h.csv", loss_fn=nn.functional.cross_entropy,
+                 val_metrics={"accuracy": accuracy}, threads=1)
+    model.eval()
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(images[30:43])).argmax(dim=1).numpy()
+    best = next(r for r in result.history if r["epoch"] == result.best_epoch)  # the weights fit keeps
+    assert best["val_accuracy"] == pytest.approx(np.mean(predicted == labels[30:43]))
+    assert "val_accuracy" in (tmp_path / "h.csv").read_text().splitlines()[0]

@@ -184,7 +184,7 @@ rule cm21_figures:
                 category="cm21",
             )
             for name in (
-                (["training_curves.png"] if CM21_NETWORKS else [])
+                cm21_curve_figures()
                 + (["reconstructions.png"] if "ae_cnn" in CM21_NETWORKS else [])
             )
         ],
@@ -196,7 +196,9 @@ rule cm21_figures:
         mem_mb=cm21_mem_mb("small"),
         runtime=10,
     params:
-        cm21=cm21_section("redshifts", "f_esc", "slices", "figures", "tasks_fixed"),
+        cm21=cm21_section(
+            "redshifts", "f_esc", "zeta_per_fesc", "slices", "figures", "tasks_fixed"
+        ),
         tasks=CM21_TASKS,
         networks=CM21_NETWORKS,
     script:

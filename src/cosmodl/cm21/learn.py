@@ -24,7 +24,7 @@ from ..io import digest, fingerprint
 from ..models import build_model
 from ..records import load_model, save_model
 from ..splits import DROPPED, TEST, TRAIN, VAL, load_split
-from ..training import ArrayDataset, Standardise, TrainConfig, fit, is_main_process, train_settings
+from ..training import ArrayDataset, Standardise, TrainConfig, accuracy, fit, is_main_process, train_settings
 from .data import patches_of, task_rows
 
 log = logging.getLogger(__name__)
@@ -166,12 +166,14 @@ def train_task_network(cfg: dict, task: str, network: str, slices_path, table_pa
             return F.mse_loss(output.squeeze(1), target)
     else:
         kwargs, loss = {"target_dtype": np.int64}, F.cross_entropy
+    metrics = {"accuracy": accuracy} if info["kind"] == "classification" else None
     train_ds = ArrayDataset(inputs, targets, rows["train"], transform, **kwargs)
     val_ds = ArrayDataset(inputs, targets, rows["val"], transform, **kwargs)
     extra = digest(autoencoder_path) if network == "ae_cnn" else ""
     result = fit(model, train_ds, val_ds, tcfg, workdir, history_out, loss_fn=loss,
                  data_fingerprint=fingerprint(task, network, mcfg, cfg["slices"], digest(slices_path),
-                                              rows["train"].tolist(), rows["val"].tolist(), extra), threads=threads)
+                                              rows["train"].tolist(), rows["val"].tolist(), extra), threads=threads,
+                 val_metrics=metrics)
     if not is_main_process():
         return {}
     summary = {"task": task, "network": network, "n_train": int(len(rows["train"])), "n_val": int(len(rows["val"])),

@@ -11,7 +11,7 @@ import pandas as pd
 from ..cm21.boxes import DELTA_T, DENSITY, read_box, scan_realization
 from ..cm21.data import AXES, parse_realization, take_slices
 from ..records import load_model, predict
-from .common import plot_training_curves, plt, save_figure
+from .common import plot_training_curves, plt, read_history, save_figure
 
 # the real f_esc 0.096 boxes' global neutral fraction (note 21cm.md), for reference
 REAL_HISTORY = {5.5: 0.0, 6.0: 0.0109, 6.5: 0.1259, 7.0: 0.3133, 7.5: 0.4808, 8.0: 0.6125, 9.0: 0.7849, 10.0: 0.8823,
@@ -24,7 +24,7 @@ TASK_NAME = {"z_fixed_fesc": "z at fixed f_esc", "z_all": "z, all f_esc", "fesc_
              "fesc_all": "f_esc, all z", "zeta": "zeta regression"}
 
 
-def plot_boxes(folder, redshifts, axis: str, position: int = 0):
+def plot_boxes(folder, redshifts, axis: str, position: int = 0, zeta_per_fesc: float = 250.0):
     """Density contrast (top) and delta_T_b (bottom) slices of one realization at several redshifts."""
     f_esc, seed = parse_realization(Path(folder).name)
     found = scan_realization(folder)
@@ -46,7 +46,7 @@ def plot_boxes(folder, redshifts, axis: str, position: int = 0):
             ax.set_yticks([])
     fig.colorbar(im0, ax=axes[0, :], shrink=0.8, label="density contrast δ")
     fig.colorbar(im1, ax=axes[1, :], shrink=0.8, label="δT_b (mK)")
-    fig.suptitle(f"One slice (cell {position} along {axis}) of realization f_esc = {f_esc:.3f} (ζ = {250 * f_esc:g}), "
+    fig.suptitle(f"One slice (cell {position} along {axis}) of realization f_esc = {f_esc:.3f} (ζ = {zeta_per_fesc * f_esc:g}), "
                  f"seed {seed}: density (top), 21-cm brightness (bottom; black = ionised)")
     return fig
 
@@ -160,6 +160,30 @@ def plot_confusion(metrics: dict, prefer=("ae_cnn", "cnn", "resnet", "fc", "phys
     return fig
 
 
+def plot_accuracy_curves(runs: dict, classes: dict):
+    """Validation accuracy per epoch of every network, one panel per classification task.
+
+    ``runs``: {(task, network): history CSV}; ``classes``: {task: number of classes} (chance = 1 / n).
+    """
+    tasks = [t for t in dict.fromkeys(t for t, _ in runs) if t in classes]
+    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(4.2 * max(len(tasks), 1), 3.6), squeeze=False,
+                             constrained_layout=True)
+    colours = {"fc": "tab:orange", "ae_cnn": "tab:blue", "cnn": "tab:green", "resnet": "tab:red"}
+    for ax, task in zip(axes[0], tasks):
+        for (t, network), path in runs.items():
+            h = read_history(path)
+            if t == task and "val_accuracy" in h:
+                ax.plot(h["epoch"], h["val_accuracy"], color=colours[network], label=METHOD_NAME[network])
+        ax.axhline(1 / classes[task], color="k", ls="--", lw=1, label="chance")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation accuracy")
+        ax.set_title(TASK_NAME.get(task, task))
+        ax.legend(fontsize=7)
+    fig.suptitle("Validation accuracy per epoch (patch methods per patch)")
+    return fig
+
+
 def cm21_figures(cfg: dict, metrics: dict, slices_path, table_path, split_path, boxes, histories, out_dir,
                  autoencoder_path=None) -> None:
     """Write every 21-cm figure into ``out_dir`` (see the rule ``cm21_figures``)."""
@@ -170,8 +194,9 @@ def cm21_figures(cfg: dict, metrics: dict, slices_path, table_path, split_path, 
     table = pd.read_csv(table_path)
     folders = sorted(boxes, key=lambda f: (abs(parse_realization(Path(f).name)[0] - cfg["tasks_fixed"]["f_esc"]),
                                            Path(f).name))
-    save_figure(plot_boxes(folders[0], cfg["figures"]["redshifts"], cfg["slices"]["axis"]), out_dir / "boxes.png")
-    save_figure(plot_history(table), out_dir / "history.png")
+    save_figure(plot_boxes(folders[0], cfg["figures"]["redshifts"], cfg["slices"]["axis"],
+                           zeta_per_fesc=cfg["zeta_per_fesc"]), out_dir / "boxes.png")
+    save_figure(plot_history(table, cfg["zeta_per_fesc"]), out_dir / "history.png")
     save_figure(plot_accuracy(metrics), out_dir / "accuracy.png")
     save_figure(plot_confusion(metrics), out_dir / "confusion.png")
     slices = np.load(slices_path, mmap_mode="r")
@@ -190,3 +215,6 @@ def cm21_figures(cfg: dict, metrics: dict, slices_path, table_path, split_path, 
                                    colour_of=lambda label: colours[label[1]],
                                    name_of=lambda label: METHOD_NAME[label[1]], ncols=3)
         save_figure(fig, out_dir / "training_curves.png")
+        classes = {t: len(d["classes"]) for t, d in metrics["tasks"].items() if d["kind"] == "classification"}
+        if classes:
+            save_figure(plot_accuracy_curves(runs, classes), out_dir / "accuracy_curves.png")

@@ -26,6 +26,7 @@ from .trainer import (
                       Run,
                       StepContext,
                       TrainResult,
+                      accuracy,
                       evaluate,
                       fit,
                       supervised_step,
@@ -38,5 +39,5 @@ __all__ = ["TrainingInterrupted", "load_checkpoint", "remove_finished_checkpoint
            "as_float", "autocast_context", "memory_format", "model_to_device", "pick_device", "is_main_process",
            "launch", "train_settings",
            "OPTIMIZERS", "SCHEDULERS", "build_optimizer", "build_scheduler", "HISTORY_FIELDS", "MetricLogger", "Run",
-           "StepContext", "TrainResult", "evaluate", "fit", "supervised_step", "supervised_validation",
+           "StepContext", "TrainResult", "accuracy", "evaluate", "fit", "supervised_step", "supervised_validation",
            "train_one_epoch"]

@@ -186,13 +186,20 @@ def supervised_step(model: nn.Module, batch, ctx: StepContext, optimizers: dict,
     return {"loss": loss.detach()}
 
 
-def supervised_validation(model: nn.Module, batch, ctx: StepContext, loss_fn: Callable) -> dict:
-    """The default validation step: forward and ``loss_fn``."""
+def supervised_validation(model: nn.Module, batch, ctx: StepContext, loss_fn: Callable,
+                          metrics: dict | None = None) -> dict:
+    """The default validation step: forward, ``loss_fn`` and each of ``metrics`` (name -> fn(output, target))."""
     x, y = ctx.to_device(batch)
     x = ctx.layout(x)
     with ctx.autocast():
         out = model(x)
-    return {"loss": loss_fn(as_float(out), y)}
+    out = as_float(out)
+    return {"loss": loss_fn(out, y), **{name: fn(out, y) for name, fn in (metrics or {}).items()}}
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Fraction of a batch whose largest logit is its label (a ``val_metrics`` entry for classifiers)."""
+    return (logits.argmax(dim=1) == labels).float().mean()
 
 
 def has_custom_step(model: nn.Module) -> bool:
@@ -379,7 +386,7 @@ def _write_history(history: list[dict], path: Path) -> None:
 
 def fit(model: nn.Module, train_data, val_data, cfg: TrainConfig, workdir: str | Path, history_path: str | Path, *,
         loss_fn: Callable | None = None, augment: Callable | None = None, data_fingerprint: str = "",
-        threads: int | None = None) -> TrainResult:
+        threads: int | None = None, val_metrics: dict | None = None) -> TrainResult:
     """Train ``model``; resume from ``workdir/checkpoint.pt`` when it belongs to this config and data.
 
     Parameters
@@ -404,6 +411,9 @@ def fit(model: nn.Module, train_data, val_data, cfg: TrainConfig, workdir: str |
         Identifies the data (and anything else outside ``cfg`` the result depends on).
     threads : int, optional
         CPU threads of torch (the rule's threads).
+    val_metrics : dict, optional
+        ``{name: fn(output, target) -> 0-d tensor}`` averaged over the validation set each epoch
+        and written to the history as ``val_<name>`` (e.g. :func:`accuracy`); default step only.
 
     Returns
     -------
@@ -445,7 +455,7 @@ def fit(model: nn.Module, train_data, val_data, cfg: TrainConfig, workdir: str |
         validation_step = lambda batch: model.validation_step(batch, ctx)  # noqa: E731
     else:
         training_step = lambda batch: supervised_step(model, batch, ctx, optimizers, loss_fn)  # noqa: E731
-        validation_step = lambda batch: supervised_validation(model, batch, ctx, loss_fn)  # noqa: E731
+        validation_step = lambda batch: supervised_validation(model, batch, ctx, loss_fn, val_metrics)  # noqa: E731
     run = Run(model, cfg, device, dist, ctx, train_loader, val_loader, optimizers, schedulers, training_step,
               validation_step, workdir / CHECKPOINT, data_fingerprint)
     saved = load_checkpoint(run.checkpoint, cfg.as_dict(), data_fingerprint)
