@@ -46,7 +46,8 @@ def plot_boxes(folder, redshifts, axis: str, position: int = 0, zeta_per_fesc: f
             ax.set_yticks([])
     fig.colorbar(im0, ax=axes[0, :], shrink=0.8, label="density contrast δ")
     fig.colorbar(im1, ax=axes[1, :], shrink=0.8, label="δT_b (mK)")
-    fig.suptitle(f"One slice (cell {position} along {axis}) of realization f_esc = {f_esc:.3f} (ζ = {zeta_per_fesc * f_esc:g}), "
+    zeta = zeta_per_fesc * f_esc
+    fig.suptitle(f"One slice (cell {position} along {axis}) of realization f_esc = {f_esc:.3f} (ζ = {zeta:g}), "
                  f"seed {seed}: density (top), 21-cm brightness (bottom; black = ionised)")
     return fig
 
