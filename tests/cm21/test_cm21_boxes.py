@@ -65,7 +65,8 @@ def test_bad_files_give_one_error_naming_the_file(tmp_path):
 
 def _realization(tmp_path, redshifts=(7.0, 8.0), dim=4):
     rng = np.random.default_rng(1)
-    boxes = {z: {"delta_T": rng.random((dim,) * 3, dtype=np.float32), "density": rng.random((dim,) * 3, dtype=np.float32),
+    shape = (dim,) * 3
+    boxes = {z: {"delta_T": rng.random(shape, dtype=np.float32), "density": rng.random(shape, dtype=np.float32),
                  "x_hi": 0.5} for z in redshifts}
     write_realization(tmp_path / "f0.070_s1", boxes, box_len=6)
     return tmp_path / "f0.070_s1", boxes

@@ -92,7 +92,8 @@ def test_a_network_and_the_baselines_recover_a_planted_redshift_and_zeta(tmp_pat
 @pytest.mark.parametrize("cm21, match", [
     ({"tasks_fixed": {"z": 7.25}}, "tasks_fixed.z = 7.25 is not one of cm21.redshifts"),
     ({"tasks_fixed": {"f_esc": 0.5}}, "tasks_fixed.f_esc = 0.5 is not one of cm21.f_esc"),
-    ({"simulate": {"dim": 64}}, "dim = 64: the autoencoder needs"),
+    ({"simulate": {"dim": 64}}, "simulate.dim: 64 cells per side; the autoencoder needs"),
+    ({"simulate": {"dim": 80, "box_len": 120.5}}, "box_len = 120.5: .* must be an integer"),
     ({"simulate": {"dim": 80}, "slices": {"patch": 100}}, "patch = 100 is larger"),
     ({"source": "directory"}, "needs cm21.directory"),
     ({"source": "directory", "directory": "/nonexistent"}, "no such folder"),

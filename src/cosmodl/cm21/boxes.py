@@ -206,9 +206,11 @@ def write_realization(folder: str | os.PathLike, boxes: dict[float, dict], box_l
     box_len : float, comoving Mpc
     """
     folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in folder.parent.glob(f".{folder.name}.tmp-*"):  # left by a killed writer
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp.mkdir()
     try:
         for z, b in boxes.items():
             dim = b["delta_T"].shape[0]

@@ -132,7 +132,9 @@ def split_slices(table: pd.DataFrame, dim: int, cell_mpc: float, split_cfg: dict
         roles = group_split(groups, *fractions, seed=split_cfg["seed"], contiguous=True, buffer=buffer_slabs)
         method, params = "slabs", {"buffer_mpc": split_cfg["buffer"], "buffer_slices": buffer_slabs,
                                    "slice_spacing_mpc": spacing * cell_mpc}
-    record = split_record(roles, method, {**split_cfg, **params}, leaky=False)
+    # slabs of one box share its density field: without a buffer, structure straddles the faces
+    leaky = method == "slabs" and split_cfg["buffer"] <= 0
+    record = split_record(roles, method, {**split_cfg, **params}, leaky=leaky)
     return roles, record
 
 

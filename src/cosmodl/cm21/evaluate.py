@@ -104,8 +104,8 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
         predictions["pca_knn"] = model.predict(flat_patches(rows["test"]))
         methods["pca_knn"] = {**_score(info, np.repeat(truth, per), predictions["pca_knn"], y_train, "patches"),
                               "n_train": int(len(fit_rows)), "components": n_comp}
-    transform = ScaleClip(cfg["slices"]["scale_mk"])
     for network, path in records.items():
+        transform = ScaleClip(cfg["slices"]["scale_mk"], clip=network == "ae_cnn")  # as in training
         model, record = load_model(path)
         summary = record.get("summary", {})
         if network == "fc":
@@ -151,7 +151,9 @@ def accuracy_table(tasks: dict) -> str:
     for task, doc in tasks.items():
         for name, m in doc["methods"].items():
             pub = doc["published"].get(name)
-            published = f"{pub['accuracy']:.3f} ({pub['set']}, {pub['unit']}, {pub['classes']} classes)" if pub else ""
+            other = pub and not pub.get("architecture", "ours").endswith("ours")
+            published = (f"{pub['accuracy']:.3f} ({pub['set']}, {pub['unit']}, {pub['classes']} classes)"
+                         f"{' †' if other else ''}") if pub else ""
             scores = " | ".join(_fmt(m.get(k)) for k in ("accuracy", "balanced_accuracy", "chance", "majority_class",
                                                           "rmse"))
             lines.append(f"| {task} | {name} | {m['unit']} | {scores} | {published} | {m.get('n_train') or ''} |")
@@ -165,7 +167,8 @@ def write_table(doc: dict, path) -> None:
                "accuracies where marked 'val' (its test cells compared booleans); patch methods are scored per "
                f"{patch} x {patch} patch as the seed did (50 x 50 there). Chance = 1 / classes; majority = always "
                "the most frequent training class; the zeta RMSE of always answering the training mean is "
-               "rmse_train_mean in metrics.json.")
+               "rmse_train_mean in metrics.json. † MAIS 202's number is of another network of theirs "
+               "(published.architecture in metrics.json).")
     with atomic_output(path) as tmp:
         tmp.write_text("# 21 cm: test accuracy per task and method beside MAIS 202 (Fay 2019)\n\n" + heading + "\n\n"
                        + doc["table"] + "\n")

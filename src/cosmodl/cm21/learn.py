@@ -158,7 +158,8 @@ def train_task_network(cfg: dict, task: str, network: str, slices_path, table_pa
     if network == "ae_cnn":
         autoencoder, _ = load_model(autoencoder_path)
         model.load_encoder(autoencoder)
-    transform = ScaleClip(cfg["slices"]["scale_mk"])
+    # the frozen encoder learned on clipped inputs; it sees them the same way under the classifier
+    transform = ScaleClip(cfg["slices"]["scale_mk"], clip=network == "ae_cnn")
     if info["kind"] == "regression":
         kwargs = {"target_dtype": np.float32, "target_transform": Standardise(mcfg["target_mean"], mcfg["target_std"])}
 

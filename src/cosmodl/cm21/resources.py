@@ -27,7 +27,9 @@ def estimate_mb(step: str, cfg: dict) -> int:
     cfg : dict
         ``config['cm21']`` (validated).
     """
-    dim = cfg["simulate"]["dim"]
+    from .checks import source_dim
+
+    dim = source_dim(cfg)  # real boxes (source: directory) are sized by their file names
     box = dim**3 * 4 / MB
     stack = n_slices(cfg) * dim**2 * 4 / MB
     if step == "boxes":

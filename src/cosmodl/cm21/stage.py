@@ -58,7 +58,10 @@ def run_21cmfast(cfg: dict, f_esc: float, seed: int, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         coevals = p21c.run_coeval(inputs=inputs, out_redshifts=list(cfg["redshifts"]), cache=p21c.OutputCache(tmp),
                                   write=False)
-        for z, c in zip(cfg["redshifts"], coevals):
+        for c in coevals:  # 21cmFAST returns them from high to low z: key each by its own redshift
+            z = min(cfg["redshifts"], key=lambda r: abs(r - float(c.redshift)))
+            if abs(z - float(c.redshift)) > 1e-3:
+                raise ConfigError(f"21cmFAST returned a box at z = {c.redshift}, not one of cm21.redshifts")
             x_hi = np.asarray(c.neutral_fraction, dtype=np.float32)
             out[float(z)] = {"delta_T": np.asarray(c.brightness_temp, np.float32),
                              "density": np.asarray(c.density, np.float32), "x_hi": float(x_hi.mean())}
@@ -87,8 +90,10 @@ def make_slices(cfg: dict, folders, slices_out, table_out, split_out) -> dict:
     """
     s = cfg["slices"]
     slices, table = collect_slices(folders, cfg["redshifts"], s["axis"], s["per_box"], cfg["zeta_per_fesc"])
-    dim = slices.shape[1]
-    cell = box_geometry(folders[0])[1]
+    grids = {Path(f).name: box_geometry(f) for f in folders}
+    if len(set(grids.values())) > 1:
+        raise ConfigError(f"cm21: realizations on different grids (cells per side, cell Mpc): {grids}")
+    dim, cell = next(iter(grids.values()))
     roles, record = split_slices(table, dim, cell, cfg["split"])
     record["grid"] = {"dim": int(dim), "cell_mpc": cell}
     with atomic_output(slices_out) as tmp:
@@ -111,5 +116,7 @@ def box_geometry(folder) -> tuple[int, float]:
 
 def grid_of(split_path) -> tuple[int, float]:
     """(cells per side, cell side in Mpc) of the slices, from the split file."""
-    grid = json.loads(Path(split_path).read_text())["grid"]
+    grid = json.loads(Path(split_path).read_text()).get("grid")
+    if grid is None:
+        raise ConfigError(f"{split_path}: no 'grid' entry (a split file of the cm21 stage has one); rerun cm21_slices")
     return int(grid["dim"]), float(grid["cell_mpc"])

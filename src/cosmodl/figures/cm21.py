@@ -33,14 +33,17 @@ def plot_boxes(folder, redshifts, axis: str, position: int = 0, zeta_per_fesc: f
         available = sorted(found)
         zs = [available[i] for i in np.unique(np.linspace(0, len(available) - 1, 4).round().astype(int))]
     fig, axes = plt.subplots(2, len(zs), figsize=(3.1 * len(zs), 6.2), squeeze=False, constrained_layout=True)
-    for j, z in enumerate(zs):
+    panels = []
+    for z in zs:
         files = found[round(z, 2)]
-        density = take_slices(read_box(files[DENSITY]), AXES[axis], [position])[0]
-        temp = take_slices(read_box(files[DELTA_T]), AXES[axis], [position])[0]
+        panels.append((take_slices(read_box(files[DENSITY]), AXES[axis], [position])[0],
+                       take_slices(read_box(files[DELTA_T]), AXES[axis], [position])[0],
+                       float(files[DELTA_T].name.split("_nf")[1].split("_")[0])))
+    t_max = max(float(t.max()) for _, t, _ in panels)  # one colour scale for every panel (one colorbar)
+    for j, (z, (density, temp, x_hi)) in enumerate(zip(zs, panels)):
         im0 = axes[0, j].imshow(density.T, origin="lower", cmap="viridis", vmin=-1, vmax=2)
-        x_hi = float(files[DELTA_T].name.split("_nf")[1].split("_")[0])
         axes[0, j].set_title(f"z = {z:g}  (x_HI = {x_hi:.2f})")
-        im1 = axes[1, j].imshow(temp.T, origin="lower", cmap="magma", vmin=0, vmax=max(40.0, float(temp.max())))
+        im1 = axes[1, j].imshow(temp.T, origin="lower", cmap="magma", vmin=0, vmax=t_max)
         for ax in axes[:, j]:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -88,7 +91,7 @@ def plot_reconstructions(model_path, slices: np.ndarray, table: pd.DataFrame, ro
     fig, axes = plt.subplots(len(chosen), 3, figsize=(8.4, 2.8 * len(chosen)), squeeze=False, constrained_layout=True)
     for i, row in enumerate(chosen):
         err = float(np.sqrt(np.mean((recon[i] - x[i]) ** 2)))
-        for j, (img, title, cmap, lim) in enumerate([(x[i], "input δT_b / 70 mK", "magma", (0, 1)),
+        for j, (img, title, cmap, lim) in enumerate([(x[i], f"input δT_b / {scale_mk:g} mK", "magma", (0, 1)),
                                                      (recon[i], "reconstruction", "magma", (0, 1)),
                                                      (recon[i] - x[i], f"residual (rms {err:.3f})", "RdBu_r",
                                                       (-0.3, 0.3))]):
@@ -114,7 +117,9 @@ def plot_accuracy(metrics: dict):
         ax.bar(range(len(names)), acc, color="tab:blue")
         for i, m in enumerate(names):
             pub = doc["published"].get(m)
-            if pub and pub["classes"] == len(doc["classes"]):  # comparable only with the same classes
+            unit = doc["methods"][m]["unit"]
+            comparable = pub and pub["classes"] == len(doc["classes"]) and (unit == "slices" or doc.get("patch") == 50)
+            if comparable:  # the same classes, and patches of MAIS 202's size
                 ax.plot(i, pub["accuracy"], "r*", ms=11, label="MAIS 202" if "MAIS 202" not in
                         ax.get_legend_handles_labels()[1] else None)
         chance = doc["methods"][names[0]]["chance"]
