@@ -27,6 +27,9 @@ def check_config(config: dict) -> None:
     if cfg["simulate"]["box_len"] != round(cfg["simulate"]["box_len"]):
         raise ConfigError(f"cm21.simulate.box_len = {cfg['simulate']['box_len']}: 21cmFAST's file names hold the box "
                           "length in whole Mpc, so it must be an integer")
+    if cfg["source"] == "21cmfast" and cfg["simulate"]["r_max"] > cfg["simulate"]["box_len"] / 3:
+        raise ConfigError(f"cm21.simulate.r_max = {cfg['simulate']['r_max']} Mpc: 21cmFAST refuses bubbles larger than "
+                          f"a third of the box (box_len = {cfg['simulate']['box_len']})")
     check_grid(cfg, cfg["simulate"]["dim"])
 
 

@@ -37,8 +37,12 @@ def reionisation_of(cfg: dict, f_esc: float) -> Reionisation:
 def run_21cmfast(cfg: dict, f_esc: float, seed: int, threads: int) -> dict:
     """Boxes of one realization from the ``21cmFAST`` package (optional; ``pip install 21cmFAST``).
 
-    Uses the ``const-zeta`` template with our grid, zeta, R_max and cosmology; returns the same
-    dict as :func:`cosmodl.cm21.simulate.simulate_realization`.
+    Uses the ``const-zeta`` template with our grid, zeta, R_max, cosmology and minimum halo mass
+    (the template's sharp ``M_TURN`` cutoff, or ``ION_Tvir_MIN`` when ``t_vir_min`` is set);
+    ``delta_c`` and ``mean_collapse`` have no 21cmFAST equivalent and are not passed. One C
+    thread always: 21cmFAST seeds a random stream per thread, so its boxes change with
+    ``N_THREADS`` (seed 150 gives x_HI(z=7) 0.015 on one thread, 0.091 on two).
+    Returns the same dict as :func:`cosmodl.cm21.simulate.simulate_realization`.
     """
     try:
         import py21cmfast as p21c
@@ -46,14 +50,20 @@ def run_21cmfast(cfg: dict, f_esc: float, seed: int, threads: int) -> dict:
         raise ConfigError("cm21.source = 21cmfast needs the 21cmFAST package: apt-get install libgsl-dev "
                           "libfftw3-dev, then pip install 21cmFAST (an sdist that compiles, ~3 min); or use "
                           "source: simulate") from None
+    import math
     import tempfile
 
     sim = cfg["simulate"]
     cosmo = sim["cosmology"]
+    if sim["t_vir_min"] is None:
+        halo = {"M_TURN": math.log10(sim["m_min"])}
+    else:
+        halo = {"M_MIN_in_Mass": False, "ION_Tvir_MIN": math.log10(sim["t_vir_min"])}
+    log.info("21cmFAST %s, one thread; cm21.simulate.delta_c and mean_collapse are not used", p21c.__version__)
     inputs = p21c.InputParameters.from_template(["const-zeta"], random_seed=seed).evolve_input_structs(
         HII_DIM=sim["dim"], BOX_LEN=sim["box_len"], DIM=3 * sim["dim"], HII_EFF_FACTOR=cfg["zeta_per_fesc"] * f_esc,
         R_BUBBLE_MAX=sim["r_max"], hlittle=cosmo["h"], OMm=cosmo["Om0"], OMb=cosmo["Ob0"], SIGMA_8=cosmo["sigma8"],
-        POWER_INDEX=cosmo["n_s"], N_THREADS=threads)
+        POWER_INDEX=cosmo["n_s"], N_THREADS=1, **halo)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         coevals = p21c.run_coeval(inputs=inputs, out_redshifts=list(cfg["redshifts"]), cache=p21c.OutputCache(tmp),
