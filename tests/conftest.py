@@ -51,7 +51,8 @@ def smoke_run(tmp_path_factory) -> Path:
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores",
            "2", "--configfile", str(ROOT / "configs/smoke.yaml")]
     t0 = time.perf_counter()
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=dict(os.environ, COSMODL_PROGRESS="1"))
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
+                            env=dict(os.environ, COSMODL_PROGRESS="1"))
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     workdir.seconds = time.perf_counter() - t0
     return workdir

@@ -40,7 +40,7 @@ def test_dry_run_of_each_preset(repo_root, tmp_path, configfile):
     metrics = re.search(r"rule voids_metrics:\n    input: ([^\n]*)", out).group(1)
     assert "workflow/schemas/voids_metrics.schema.yaml" in metrics  # editing the schema reruns the rule
     # lensing: one simulation job per chunk, 5 networks x 2 presets, each training a GPU job
-    chunks = 2 if configfile == "config.yaml" else 36  # 2 x 1,020 in chunks of 1,020; 2 x 90,000 in 5,000
+    chunks = 2 if configfile == "config.yaml" else 36  # 2 x 816 in chunks of 816; 2 x 90,000 in 5,000
     assert re.search(rf"lensing_simulate\s+{chunks}\b", out) and re.search(r"lensing_train\s+10\b", out)
     lens_train = re.search(r"rule lensing_train:\n(?:    .*\n)*?    resources: ([^\n]*)", out).group(1)
     assert "gpu=1" in lens_train and "cpus_per_gpu=8" in lens_train

@@ -98,12 +98,13 @@ def slurm(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def runs(slurm, smoke_run, tmp_path_factory):
-    """The smoke pipeline through SLURM, and the session's local smoke run (tests/conftest.py)."""
+def runs(slurm, tmp_path_factory, request):
+    """The smoke pipeline through SLURM, then the session's local smoke run (tests/conftest.py)."""
     workdir = tmp_path_factory.mktemp("slurm")
     t0 = time.perf_counter()
     result = snakemake(workdir)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    smoke_run = request.getfixturevalue("smoke_run")  # after the SLURM run, as before it was shared
     out = {"slurm": (workdir, time.perf_counter() - t0), "local": (smoke_run, smoke_run.seconds)}
     print(f"smoke pipeline wall time: SLURM {out['slurm'][1]:.1f} s, local {out['local'][1]:.1f} s")
     return out

@@ -127,8 +127,8 @@ def test_smoke_generates_slices_trains_and_evaluates_the_cm21_stage(repo_root, s
     assert set(metrics["tasks"]) == {"z_all", "zeta"} and metrics["split"]["method"] == "slabs"
     assert not metrics["split"]["leaky"]
     z_all = metrics["tasks"]["z_all"]
-    assert set(z_all["methods"]) == {"physics_logistic", "physics_boosting", "pca_knn", "fc", "ae_cnn"}
-    assert z_all["classes"] == [6.0, 8.0, 10.0] and z_all["methods"]["fc"]["unit"] == "patches"
+    assert set(z_all["methods"]) == {"physics_logistic", "physics_boosting", "pca_knn", "ae_cnn"}
+    assert z_all["classes"] == [6.0, 8.0, 10.0] and z_all["methods"]["pca_knn"]["unit"] == "patches"
     assert metrics["tasks"]["zeta"]["methods"]["ae_cnn"]["rmse"] > 0
     split = json.loads((cm / "data/split.json").read_text())
     assert split["counts"]["dropped_buffer"] > 0 and split["grid"] == {"dim": 80, "cell_mpc": 1.5}
