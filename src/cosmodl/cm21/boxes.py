@@ -221,3 +221,10 @@ def write_realization(folder: str | os.PathLike, boxes: dict[float, dict], box_l
         os.replace(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def box_geometry(folder: str | os.PathLike) -> tuple[int, float]:
+    """(cells per side, cell side in Mpc) of the boxes in a realization folder, from their names."""
+    first = next(iter(scan_realization(folder).values()))
+    name = parse_name(first[DELTA_T])
+    return name.dim, name.box_len / name.dim

@@ -67,8 +67,7 @@ def source_dim(cfg: dict) -> int:
     """Cells per side of the boxes: from the first realization's file names for a directory source."""
     if cfg["source"] != "directory":
         return cfg["simulate"]["dim"]
-    from .boxes import parse_name, scan_realization
+    from .boxes import box_geometry
 
-    first = Path(cfg["directory"]) / realization_name(cfg["f_esc"][0], cfg["seeds"][0])
-    return parse_name(next(iter(scan_realization(first).values()))["delta_T"]).dim
+    return box_geometry(Path(cfg["directory"]) / realization_name(cfg["f_esc"][0], cfg["seeds"][0]))[0]
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..splits import TEST, TRAIN, VAL, group_split, split_record
-from .boxes import DELTA_T, read_box, scan_realization
+from .boxes import DELTA_T, parse_name, read_box, scan_realization
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def collect_slices(folders, redshifts, axis: str, per_box: int, zeta_per_fesc: f
             box = read_box(name)
             positions = slice_positions(box.shape[0], per_box)
             images.append(take_slices(box, AXES[axis], positions))
-            x_hi = float(name.name.split("_nf")[1].split("_")[0])
+            x_hi = parse_name(name).x_hi
             rows += [{"seed": seed, "f_esc": f_esc, "zeta": zeta_per_fesc * f_esc, "z": z, "position": int(p),
                       "x_hi": x_hi} for p in positions]
     if not images:

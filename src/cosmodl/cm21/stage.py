@@ -14,7 +14,7 @@ import numpy as np
 from ..cosmology import Cosmology, planck18
 from ..errors import ConfigError
 from ..io import atomic_output, write_json
-from .boxes import write_realization
+from .boxes import box_geometry, write_realization
 from .data import collect_slices, split_slices
 from .simulate import Reionisation, simulate_realization
 
@@ -113,15 +113,6 @@ def make_slices(cfg: dict, folders, slices_out, table_out, split_out) -> dict:
     write_json(record, split_out)
     log.info("%d slices of %d x %d; split %s", len(slices), dim, dim, record["counts"])
     return record
-
-
-def box_geometry(folder) -> tuple[int, float]:
-    """(cells per side, cell side in Mpc) of the boxes in a realization folder."""
-    from .boxes import parse_name, scan_realization
-
-    first = next(iter(scan_realization(folder).values()))
-    name = parse_name(first["delta_T"])
-    return name.dim, name.box_len / name.dim
 
 
 def grid_of(split_path) -> tuple[int, float]:

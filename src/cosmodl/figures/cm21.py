@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..cm21.boxes import DELTA_T, DENSITY, read_box, scan_realization
+from ..cm21.boxes import DELTA_T, DENSITY, parse_name, read_box, scan_realization
 from ..cm21.data import AXES, parse_realization, take_slices
 from ..records import load_model, predict
 from .common import plot_training_curves, plt, read_history, save_figure
@@ -38,7 +38,7 @@ def plot_boxes(folder, redshifts, axis: str, position: int = 0, zeta_per_fesc: f
         files = found[round(z, 2)]
         panels.append((take_slices(read_box(files[DENSITY]), AXES[axis], [position])[0],
                        take_slices(read_box(files[DELTA_T]), AXES[axis], [position])[0],
-                       float(files[DELTA_T].name.split("_nf")[1].split("_")[0])))
+                       parse_name(files[DELTA_T]).x_hi))
     t_max = max(float(t.max()) for _, t, _ in panels)  # one colour scale for every panel (one colorbar)
     for j, (z, (density, temp, x_hi)) in enumerate(zip(zs, panels)):
         im0 = axes[0, j].imshow(density.T, origin="lower", cmap="viridis", vmin=-1, vmax=2)
