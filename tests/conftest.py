@@ -5,6 +5,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config):
+    from cluster.slurm import no_controller_lookups  # tests/ is on sys.path (rootdir conftest)
+
+    no_controller_lookups()
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` need CUDA: skip them, saying why, where there is none."""
     import torch

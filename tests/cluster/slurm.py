@@ -2,7 +2,8 @@
 
 Follows ../shared/notes/cluster.md: Debian's slurm 22.05 packages, two fake V100 GPUs declared as
 GRES backed by character devices, configs symlinked into /etc/slurm (jobs do not see SLURM_CONF),
-no accounting (snakemake then polls with squeue; MinJobAge is long enough for that).
+no accounting (snakemake then polls with squeue; MinJobAge keeps finished jobs listed for an hour,
+longer than the whole smoke run, so the tests can read every job's partition afterwards).
 Daemons are started here and stopped by the PIDs they wrote.
 """
 
@@ -17,6 +18,19 @@ from pathlib import Path
 
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 PARTITION_CPU, PARTITION_GPU, GPU_MODEL = "cpun1", "gpux1", "v100"
+N_GPUS = 2
+
+
+def no_controller_lookups() -> None:
+    """Point the SLURM clients at an empty config while no test controller runs.
+
+    snakemake's SLURM executor plugin runs ``scontrol show config`` whenever snakemake starts.
+    With the client installed (by these tests) but no ``/etc/slurm/slurm.conf``, scontrol looks
+    for a controller in DNS and gives up after about 9 s, on every snakemake call of the session.
+    With ``SLURM_CONF`` set to an empty file it fails at once. :meth:`Cluster.start` unsets it.
+    """
+    if shutil.which("scontrol") and not Path("/etc/slurm/slurm.conf").exists():
+        os.environ.setdefault("SLURM_CONF", os.devnull)
 
 
 def unavailable_reason() -> str | None:
@@ -60,14 +74,14 @@ ReturnToService=2
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
-MinJobAge=600
+MinJobAge=3600
 StateSaveLocation={d}/state
 SlurmdSpoolDir={d}/spool
 SlurmctldPidFile={d}/slurmctld.pid
 SlurmdPidFile={d}/slurmd.pid
 SlurmctldLogFile={d}/slurmctld.log
 SlurmdLogFile={d}/slurmd.log
-NodeName=localhost NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=20000 Gres=gpu:{GPU_MODEL}:2 State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=20000 Gres=gpu:{GPU_MODEL}:{N_GPUS} State=UNKNOWN
 PartitionName={PARTITION_CPU} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 PartitionName={PARTITION_GPU} Nodes=ALL Default=NO MaxTime=INFINITE State=UP
 """
@@ -83,16 +97,18 @@ class Cluster:
 
     def start(self) -> "Cluster":
         install()
+        if os.environ.get("SLURM_CONF") == os.devnull:
+            del os.environ["SLURM_CONF"]
         d = self.d
         for sub in ("state", "spool"):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        for i in (0, 1):
+        for i in range(N_GPUS):
             dev = d / f"nvidia{i}"
             if not dev.exists():
                 os.mknod(dev, 0o666 | 0o020000, os.makedev(195, i))
         (d / "slurm.conf").write_text(slurm_conf(d, os.cpu_count() or 2))
         (d / "gres.conf").write_text(f"AutoDetect=off\nNodeName=localhost Name=gpu Type={GPU_MODEL} "
-                                     f"File={d}/nvidia[0-1]\n")
+                                     f"File={d}/nvidia[0-{N_GPUS - 1}]\n")
         etc = Path("/etc/slurm")
         etc.mkdir(exist_ok=True)
         for name in ("slurm.conf", "gres.conf"):
@@ -132,6 +148,7 @@ class Cluster:
             link = Path("/etc/slurm") / name
             if link.is_symlink():
                 link.unlink()
+        no_controller_lookups()
 
     @staticmethod
     def _kill(pid_file: Path) -> None:
