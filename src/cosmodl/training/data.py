@@ -139,15 +139,20 @@ class GeneratedDataset(IterableDataset):
     stream : int
         Separates the streams of data sets that share a seed (training 0, validation 1, ...).
     fixed : bool
-        Draw the same samples every epoch (a validation set).
+        Draw the same samples every epoch (a validation set, or a training set of fixed size).
+    shuffle : bool
+        With ``fixed``: visit the samples in a new order each epoch, a permutation seeded by
+        (seed, stream, epoch) (a training set of fixed size).
     target_dtype : numpy dtype
     add_channel : bool
         As for :class:`ArrayDataset`.
     """
 
     def __init__(self, n_samples: int, seed: int = 0, stream: int = 0, fixed: bool = False,
-                 target_dtype=np.float32, add_channel: bool = True):
+                 target_dtype=np.float32, add_channel: bool = True, shuffle: bool = False):
         self.n_samples, self.seed, self.stream, self.fixed = int(n_samples), int(seed), int(stream), fixed
+        self.shuffle = bool(shuffle and fixed)
+        self._order = (None, None)  # (epoch, permutation)
         self.target_dtype = np.dtype(target_dtype)
         self.add_channel = add_channel
         self.batch_size, self.drop_last = 1, False
@@ -179,13 +184,23 @@ class GeneratedDataset(IterableDataset):
         return _n_batches(self.n_samples, self.batch_size, self.drop_last)
 
     def positions(self, batch: int) -> range:
-        """Sample positions of this process's share of global batch ``batch``."""
+        """Slots of this process's share of global batch ``batch`` (before any shuffling)."""
         stop = min((batch + 1) * self.batch_size, self.n_samples)
         return range(batch * self.batch_size, stop)[self.rank::self.world]
 
+    def sample_positions(self, batch: int) -> np.ndarray:
+        """Positions of the samples in this process's share of batch ``batch`` (shuffled when ``shuffle``)."""
+        slots = np.asarray(self.positions(batch), dtype=np.int64)
+        if not self.shuffle:
+            return slots
+        if self._order[0] != self.epoch:
+            self._order = (self.epoch, np.random.default_rng([self.seed, self.stream, self.epoch]).permutation(
+                self.n_samples))
+        return self._order[1][slots]
+
     def make_batch(self, batch: int):
         """Batch ``batch`` of the current epoch as tensors."""
-        samples = [self.sample(self.rng(self.epoch, p)) for p in self.positions(batch)]
+        samples = [self.sample(self.rng(self.epoch, p)) for p in self.sample_positions(batch).tolist()]
         x = torch.from_numpy(np.stack([np.asarray(s[0], dtype=np.float32) for s in samples]))
         if self.add_channel:
             x = x.unsqueeze(1)
