@@ -17,6 +17,8 @@ include: "workflow/rules/lensing_common.smk"
 include: "workflow/rules/lensing.smk"
 include: "workflow/rules/cm21_common.smk"
 include: "workflow/rules/cm21.smk"
+include: "workflow/rules/specz_common.smk"
+include: "workflow/rules/specz.smk"
 
 
 rule all:

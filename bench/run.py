@@ -11,6 +11,7 @@ Every number comes with a reference measured in the same process and run:
   1050 Mpc/h box) vs the time to write the same number of bytes to disk.
 * lensing_simulation, lensing_training: see bench/lensing.py.
 * cm21_generator: see bench/cm21.py.
+* specz: see bench/specz.py.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import cm21  # bench/cm21.py (the script directory is on sys.path)
 import lensing  # bench/lensing.py
+import specz  # bench/specz.py
 import numba
 import numpy as np
 
@@ -212,7 +214,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="results/bench")
     parser.add_argument("--only", choices=["cic", "images", "training", "lensing_simulation", "lensing_training",
-                                          "cm21_generator"],
+                                          "cm21_generator", "specz"],
                         default=None)
     parser.add_argument("--train-side", type=int, default=64, help="image side of the training benchmark")
     parser.add_argument("--train-steps", type=int, default=12)
@@ -226,7 +228,8 @@ def main():
                                                         device=args.device)),
                      ("lensing_simulation", lensing.bench_simulation),
                      ("lensing_training", lambda: lensing.bench_training(device=args.device)),
-                     ("cm21_generator", cm21.bench_generator)):
+                     ("cm21_generator", cm21.bench_generator),
+                     ("specz", lambda: specz.bench_specz(device=args.device))):
         if args.only and args.only != name:
             continue
         result = fn()

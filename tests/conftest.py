@@ -45,8 +45,10 @@ class _RunDir(type(Path())):
 def smoke_run(tmp_path_factory) -> Path:
     """The smoke pipeline (configs/smoke.yaml, every stage) run once per session on 2 local cores.
 
-    Shared by the integration tests and the real-SLURM comparison; tests that change a run work
-    on a copy.
+    One thread per job, so two jobs run at once (most smoke jobs are start-up, and small
+    networks gain little from a second thread); the real-SLURM run does the same
+    (tests/cluster/ci-profile), so the two give bitwise equal weights. Shared by the integration
+    tests and the real-SLURM comparison; tests that change a run work on a copy.
     """
     import os
     import subprocess
@@ -55,7 +57,7 @@ def smoke_run(tmp_path_factory) -> Path:
 
     workdir = _RunDir(tmp_path_factory.mktemp("smoke"))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores",
-           "2", "--configfile", str(ROOT / "configs/smoke.yaml")]
+           "2", "--max-threads", "1", "--configfile", str(ROOT / "configs/smoke.yaml")]
     t0 = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
                             env=dict(os.environ, COSMODL_PROGRESS="1"))

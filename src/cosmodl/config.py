@@ -30,7 +30,7 @@ SCHEMA_DIR = ROOT / "workflow" / "schemas"
 DEFAULT_CONFIG = ROOT / "config.yaml"
 # Cross-field checks of each stage: ``check(config) -> None`` raising ConfigError.
 STAGE_CHECKS = {"voids": "cosmodl.voids.checks:check_config", "lensing": "cosmodl.lensing.checks:check_config",
-                "cm21": "cosmodl.cm21.checks:check_config"}
+                "cm21": "cosmodl.cm21.checks:check_config", "specz": "cosmodl.specz.checks:check_config"}
 
 
 def load_yaml(path: str | Path, allow_empty: bool = True) -> dict:

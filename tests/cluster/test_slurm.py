@@ -8,6 +8,7 @@ local run. Elsewhere they skip and say why.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -25,10 +26,12 @@ CI = ROOT / "tests" / "cluster" / "ci-profile"
 RULES = ["voids_galaxies", "voids_catalogue", "voids_subboxes", "voids_split", "voids_train", "voids_evaluate",
          "voids_metrics", "voids_figures", "lensing_simulate", "lensing_merge", "lensing_train", "lensing_evaluate",
          "lensing_metrics", "lensing_figures", "cm21_boxes", "cm21_slices", "cm21_autoencoder", "cm21_train",
-         "cm21_evaluate", "cm21_metrics", "cm21_figures"]
+         "cm21_evaluate", "cm21_metrics", "cm21_figures", "specz_sets", "specz_train", "specz_evaluate",
+         "specz_metrics", "specz_figures"]
 # tiny tail rules run where snakemake runs
-LOCAL_RULES = ["voids_split", "voids_metrics", "voids_figures", "lensing_merge", "lensing_metrics", "cm21_metrics"]
-GPU_RULES = ["voids_train", "lensing_train", "cm21_autoencoder", "cm21_train"]
+LOCAL_RULES = ["voids_split", "voids_metrics", "voids_figures", "lensing_merge", "lensing_metrics", "cm21_metrics",
+               "specz_metrics", "specz_figures"]
+GPU_RULES = ["voids_train", "lensing_train", "cm21_autoencoder", "cm21_train", "specz_train"]
 
 
 def snakemake(workdir, *args, profiles=(HAL, CI), timeout=900, env=None):
@@ -155,6 +158,9 @@ def test_slurm_outputs_equal_the_local_run(runs):
     a, b = runs["slurm"][0] / "results/cm21", runs["local"][0] / "results/cm21"
     assert np.load(a / "data/slices.npy").tobytes() == np.load(b / "data/slices.npy").tobytes()
     assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
+    a, b = runs["slurm"][0] / "results/specz", runs["local"][0] / "results/specz"
+    assert np.load(a / "data/test.npz")["noisy"].tobytes() == np.load(b / "data/test.npz")["noisy"].tobytes()
+    assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
 
 
 def test_failing_job_is_reported_with_its_log_and_nothing_downstream_runs(slurm, tmp_path):
@@ -162,8 +168,9 @@ def test_failing_job_is_reported_with_its_log_and_nothing_downstream_runs(slurm,
     rows[5, 1] = np.nan
     np.savetxt(tmp_path / "gal_list", rows)
     (tmp_path / "bad.yaml").write_text(f"voids:\n  galaxies:\n    source: file\n    path: {tmp_path / 'gal_list'}\n")
-    result = snakemake(tmp_path, "--configfile", str(ROOT / "configs/smoke.yaml"), str(tmp_path / "bad.yaml"),
-                       "--retries", "0")
+    # only the catalogue's branch: snakemake would otherwise wait for the other stages' running jobs
+    result = snakemake(tmp_path, "results/voids/voids.fits", "--configfile", str(ROOT / "configs/smoke.yaml"),
+                       str(tmp_path / "bad.yaml"), "--retries", "0")
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "Error in rule voids_galaxies" in out and "logs/voids/galaxies/galaxies.log" in out
@@ -181,18 +188,20 @@ def _job_id(comment_prefix: str) -> str | None:
     return None
 
 
-def test_scancelled_training_resumes_from_its_checkpoint_with_the_same_weights(slurm, tmp_path):
+def test_scancelled_training_resumes_from_its_checkpoint_with_the_same_weights(slurm, runs, tmp_path):
+    """Copies of the finished runs (local and SLURM) retrain one model for longer: only that job runs."""
     overlay = tmp_path / "long.yaml"
     overlay.write_text("voids:\n  train:\n    epochs: 4\n")
     target = "results/voids/models/map_spatial.pt"
     args = ("--configfile", str(ROOT / "configs/smoke.yaml"), str(overlay), "--retries", "0", target)
     reference = tmp_path / "uninterrupted"
-    reference.mkdir()
-    result = snakemake(reference, *args, "--cores", "2", profiles=())
+    shutil.copytree(runs["local"][0], reference, symlinks=True)
+    result = snakemake(reference, *args, "--cores", "2", "--max-threads", "1", profiles=())
     assert result.returncode == 0, result.stderr[-3000:]
 
     workdir = tmp_path / "preempted"
-    workdir.mkdir()
+    shutil.copytree(runs["slurm"][0], workdir, symlinks=True)
+    (workdir / "logs/voids/train/map_spatial.log").unlink()  # the copied log of the 2-epoch run
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--profile", str(HAL), "--profile", str(CI), *args]
     env = dict(os.environ, COSMODL_SLURM_ACCOUNT="ci", COSMODL_PROGRESS="0")

@@ -138,6 +138,29 @@ def test_smoke_generates_slices_trains_and_evaluates_the_cm21_stage(repo_root, s
     assert "| z_all | ae_cnn | slices |" in (cm / "accuracy_table.md").read_text()
 
 
+def test_smoke_generates_spectra_trains_and_evaluates_the_specz_stage(repo_root, smoke_run):
+    import jsonschema
+
+    from cosmodl.config import load_yaml
+
+    sz = smoke_run / "results/specz"
+    metrics = json.loads((sz / "metrics.json").read_text())
+    jsonschema.validate(metrics, load_yaml(repo_root / "workflow/schemas/specz_metrics.schema.yaml"))
+    noisy = metrics["noise"]["noisy"]
+    assert set(metrics["noise"]) == {"noisy"} and noisy["snr"] == 1.0 and noisy["n_test"] == 256
+    assert set(noisy["methods"]) == {"cnn3_noisy_512", "template", "forest"}
+    assert noisy["methods"]["cnn3_noisy_512"]["n_train"] == 512
+    # the template fit knows the spectra's templates: far above chance even at SNR 1
+    assert noisy["methods"]["template"]["mode"]["within_5"] > 0.5
+    with np.load(sz / "data/test.npz") as test:
+        assert test["noisy"].shape == (256, 1780) and test["clean"].shape == (256, 1780)
+    names = {p.name for p in (sz / "figures").glob("*.png")}
+    assert names == {"redshift_density.png", "accuracy_vs_size.png", "examples.png", "calibration.png",
+                     "training_curves.png"}
+    assert "| noisy (SNR 1) | template |" in (sz / "metrics_table.md").read_text()
+    assert not (sz / "checkpoints").exists() or not any((sz / "checkpoints").rglob("checkpoint.pt"))
+
+
 def test_report_has_the_figures_with_captions(repo_root, smoke_run):
     result = snakemake(repo_root, smoke_run, "--report", "report.zip")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -147,6 +170,7 @@ def test_report_has_the_figures_with_captions(repo_root, smoke_run):
     assert any(n.endswith("counts_result.png") for n in names)
     assert any(n.endswith("leakage.png") for n in names)
     assert any(n.endswith("roc.png") for n in names)
+    assert any(n.endswith("redshift_density.png") for n in names)
 
 
 def test_rerun_has_nothing_to_do(repo_root, smoke_run):

@@ -1,0 +1,75 @@
+"""specz benchmark (imported by run.py): spectra made while training, against what training consumes.
+
+* generator: spectra/s that :func:`cosmodl.specz.data.make_spectra` makes in one process, clean
+  and noisy (batches of 256).
+* training: spectra/s of the kit's training loop (``fit``) on the 3-block ADAX network and on the
+  1-block network, fed by :class:`cosmodl.specz.data.SpectraSet` (made on the fly, in the training
+  process and with one DataLoader worker), against the same loop fed by the same spectra already
+  stored in memory (:class:`~cosmodl.training.ArrayDataset`). Target: ratio >= 0.9.
+* template fit: spectra/s of :class:`cosmodl.specz.baselines.TemplateFit` over the 800 classes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cosmodl.models import build_model
+from cosmodl.specz.baselines import TemplateFit
+from cosmodl.specz.data import SpectraSet, make_spectra
+from cosmodl.specz.spectra import SpectrumMaker, SpectrumSettings
+from cosmodl.training import ArrayDataset, TrainConfig, fit
+
+
+def _rate(fn, n, repeat=3):
+    best = min(_timed(fn) for _ in range(repeat))
+    return n / best
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _train_rate(blocks: int, data, n: int, batch: int, num_workers: int, device: str) -> float:
+    torch.manual_seed(0)
+    model = build_model("specz_cnn", {"blocks": blocks})
+    cfg = TrainConfig(epochs=1, batch_size=batch, optimizer="adam", lr=1e-4, weight_decay=0.0, scheduler="constant",
+                      augment=False, num_workers=num_workers, device=device)
+    val = ArrayDataset(np.zeros((batch, 1780), np.float32), np.zeros(batch, np.int64), target_dtype=np.int64)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        fit(model, data, val, cfg, tmp, f"{tmp}/h.csv", loss_fn=F.cross_entropy)
+        return n / (time.perf_counter() - t0)
+
+
+def bench_specz(n: int = 4096, batch: int = 64, device: str = "auto") -> dict:
+    maker = SpectrumMaker(SpectrumSettings())
+    t0 = time.perf_counter()
+    maker.library
+    library_s = time.perf_counter() - t0
+    pos = np.arange(256)
+    generator = {"clean_spectra_per_s": _rate(lambda: make_spectra(maker, 0, "train", pos, None), 256),
+                 "noisy_spectra_per_s": _rate(lambda: make_spectra(maker, 0, "train", pos, 1.0), 256)}
+    stored = make_spectra(maker, 0, "train", np.arange(n), 1.0)
+    training = {}
+    for blocks in (3, 1):
+        on_the_fly = _train_rate(blocks, SpectraSet(maker, 0, "train", n, 1.0), n, batch, 0, device)
+        worker = _train_rate(blocks, SpectraSet(maker, 0, "train", n, 1.0), n, batch, 1, device)
+        in_memory = _train_rate(blocks, ArrayDataset(stored["flux"], stored["label"], target_dtype=np.int64), n, batch,
+                                0, device)
+        training[f"cnn{blocks}"] = {"on_the_fly_spectra_per_s": on_the_fly, "one_worker_spectra_per_s": worker,
+                                    "stored_spectra_per_s": in_memory,
+                                    "ratio_on_the_fly_to_stored": on_the_fly / in_memory,
+                                    "ratio_one_worker_to_stored": worker / in_memory}
+    fit_ = TemplateFit(maker, maker.s.class_centres())
+    flux = stored["flux"][:2048]
+    template = {"spectra_per_s": _rate(lambda: fit_.predict_class(flux), len(flux)), "trial_redshifts": 800}
+    return {"library_seconds": library_s, "n_sed": maker.s.n_sed, "generator": generator,
+            "training": {"batch_size": batch, "spectra_per_epoch": n, "device": device, **training},
+            "template_fit": template, "target_ratio": 0.9, "threads": torch.get_num_threads()}

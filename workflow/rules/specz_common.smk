@@ -1,0 +1,72 @@
+# Spectroscopic-redshift stage: constants and the input, param and resource functions of its
+# rules (specz.smk).
+from cosmodl.specz.stage import run_name
+
+SPECZ = config["specz"]
+SPECZ_RUNS = {
+    run_name(blocks, noise, size): {"blocks": blocks, "noise": noise, "size": size}
+    for blocks in SPECZ["depths"]
+    for noise in SPECZ["noise"]
+    for size in SPECZ["sizes"]
+    if "cnn" in SPECZ["methods"]
+}
+SPECZ_FIGURES = [
+    "redshift_density.png",
+    "accuracy_vs_size.png",
+    "examples.png",
+    "calibration.png",
+]
+
+
+def specz_targets():
+    """Final outputs of the specz stage: metrics, the table and every figure."""
+    figures = SPECZ_FIGURES + (["training_curves.png"] if SPECZ_RUNS else [])
+    return [
+        "results/specz/metrics.json",
+        "results/specz/metrics_table.md",
+        *expand("results/specz/figures/{name}", name=figures),
+    ]
+
+
+def specz_section(*keys):
+    """The parts of config["specz"] a job reads (its params: a change reruns only what uses it)."""
+    return {k: SPECZ[k] for k in keys}
+
+
+def specz_run(wildcards):
+    """Depth, noise level and size of a training run, from its name."""
+    return SPECZ_RUNS[wildcards.run]
+
+
+def specz_devices(wildcards):
+    """Processes (GPUs) of a training job: train.devices, or that depth's override."""
+    depth = f"cnn{SPECZ_RUNS[wildcards.run]['blocks']}"
+    override = SPECZ["train_overrides"].get(depth) or {}
+    return override.get("devices", SPECZ["train"]["devices"])
+
+
+def specz_records(wildcards):
+    """Model records of the CNNs of one noise level, by run name."""
+    return {
+        name: f"results/specz/models/{name}.pt"
+        for name, run in SPECZ_RUNS.items()
+        if run["noise"] == wildcards.noise
+    }
+
+
+def specz_mem_mb(step):
+    """mem_mb of a rule: the stored sets (clean and noisy) and the template fit's basis."""
+    s = SPECZ["spectra"]
+    sets = 2 * (SPECZ["n_val"] + SPECZ["n_test"]) * s["n_pixels"] * 4 / 2**20
+    classes = (s["z_max"] - s["z_min"]) / s["dz"]
+    if step == "sets":
+        return int(1000 + 2 * sets)
+    if step == "train":
+        return int(2000 + sets)
+    if step == "evaluate":
+        forest = SPECZ["baselines"]["forest_train"] * s["n_pixels"] * 4 / 2**20
+        probs = SPECZ["n_test"] * classes * 4 * (len(SPECZ_RUNS) + 2) / 2**20
+        return int(
+            2000 + sets + 3 * forest + probs + classes * s["n_pixels"] * 10 * 8 / 2**20
+        )
+    return 1500
