@@ -1,5 +1,6 @@
 # Spectroscopic-redshift stage: constants and the input, param and resource functions of its
 # rules (specz.smk).
+from cosmodl.specz.resources import estimate_mb as specz_estimate_mb
 from cosmodl.specz.stage import run_name
 
 SPECZ = config["specz"]
@@ -55,18 +56,5 @@ def specz_records(wildcards):
 
 
 def specz_mem_mb(step):
-    """mem_mb of a rule: the stored sets (clean and noisy) and the template fit's basis."""
-    s = SPECZ["spectra"]
-    sets = 2 * (SPECZ["n_val"] + SPECZ["n_test"]) * s["n_pixels"] * 4 / 2**20
-    classes = (s["z_max"] - s["z_min"]) / s["dz"]
-    if step == "sets":
-        return int(1000 + 2 * sets)
-    if step == "train":
-        return int(2000 + sets)
-    if step == "evaluate":
-        forest = SPECZ["baselines"]["forest_train"] * s["n_pixels"] * 4 / 2**20
-        probs = SPECZ["n_test"] * classes * 4 * (len(SPECZ_RUNS) + 2) / 2**20
-        return int(
-            2000 + sets + 3 * forest + probs + classes * s["n_pixels"] * 10 * 8 / 2**20
-        )
-    return 1500
+    """mem_mb of a rule, from cosmodl.specz.resources.estimate_mb."""
+    return specz_estimate_mb(step, SPECZ, n_networks=len(SPECZ_RUNS))

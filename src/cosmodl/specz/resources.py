@@ -1,0 +1,41 @@
+"""Peak-memory estimates of the specz steps (a rule's ``mem_mb``), from the config.
+
+The stored sets hold every validation and test spectrum clean and noisy (float32); evaluation
+adds each method's class probabilities over the test set, the random forest's training spectra
+and the template fit's orthonormal bases (classes x pixels x 8 float32, with float64 work copies).
+"""
+
+from __future__ import annotations
+
+BASE_MB = 1000      # interpreter, numpy, scipy, astropy, the rest-SED library
+TORCH_BASE_MB = 2000  # + torch, a network with its optimiser state, batches
+MB = 2**20
+
+
+def estimate_mb(step: str, cfg: dict, n_networks: int = 0) -> int:
+    """Estimated peak memory of a specz step, MB.
+
+    Parameters
+    ----------
+    step : {'sets', 'train', 'evaluate', 'small'}
+    cfg : dict
+        ``config['specz']`` (validated).
+    n_networks : int
+        CNNs scored by one evaluation job.
+    """
+    s = cfg["spectra"]
+    pixels = s["n_pixels"]
+    classes = (s["z_max"] - s["z_min"]) / s["dz"]
+    sets = 2 * (cfg["n_val"] + cfg["n_test"]) * pixels * 4 / MB
+    if step == "sets":
+        return int(BASE_MB + 2 * sets)
+    if step == "train":
+        return int(TORCH_BASE_MB + sets)
+    if step == "evaluate":
+        forest = cfg["baselines"]["forest_train"] * pixels * 4 / MB
+        probabilities = cfg["n_test"] * classes * 4 * (n_networks + 2) / MB
+        bases = classes * pixels * 8 * (4 + 8) / MB
+        return int(TORCH_BASE_MB + sets + 3 * forest + probabilities + bases)
+    if step == "small":
+        return 1500
+    raise ValueError(f"unknown specz step {step!r}")
