@@ -2,10 +2,11 @@
 
 * generator: spectra/s that :func:`cosmodl.specz.data.make_spectra` makes in one process, clean
   and noisy (batches of 256).
-* training: spectra/s of the kit's training loop (``fit``) on the 3-block ADAX network and on the
-  1-block network, fed by :class:`cosmodl.specz.data.SpectraSet` (made on the fly, in the training
-  process and with one DataLoader worker), against the same loop fed by the same spectra already
-  stored in memory (:class:`~cosmodl.training.ArrayDataset`). Target: ratio >= 0.9.
+* training: spectra/s of the kit's training loop (``fit``, one epoch of ``n`` spectra) on the
+  3-block ADAX network and on the 1-block network, fed by :class:`cosmodl.specz.data.SpectraSet`
+  (made on the fly, in the training process and with one DataLoader worker), against the same
+  loop fed by the same spectra already stored in memory (:class:`~cosmodl.training.ArrayDataset`);
+  after a warm-up epoch, alternated, best of two. Target: ratio >= 0.9.
 * template fit: spectra/s of :class:`cosmodl.specz.baselines.TemplateFit` over the 800 classes.
 """
 
@@ -58,11 +59,17 @@ def bench_specz(n: int = 4096, batch: int = 64, device: str = "auto") -> dict:
                  "noisy_spectra_per_s": _rate(lambda: make_spectra(maker, 0, "train", pos, 1.0), 256)}
     stored = make_spectra(maker, 0, "train", np.arange(n), 1.0)
     training = {}
+    def stored_data():
+        return ArrayDataset(stored["flux"], stored["label"], target_dtype=np.int64)
+
     for blocks in (3, 1):
-        on_the_fly = _train_rate(blocks, SpectraSet(maker, 0, "train", n, 1.0), n, batch, 0, device)
-        worker = _train_rate(blocks, SpectraSet(maker, 0, "train", n, 1.0), n, batch, 1, device)
-        in_memory = _train_rate(blocks, ArrayDataset(stored["flux"], stored["label"], target_dtype=np.int64), n, batch,
-                                0, device)
+        _train_rate(blocks, stored_data(), n, batch, 0, device)  # warm-up: kernels, allocator
+        rates = {"fly": [], "worker": [], "stored": []}
+        for _ in range(2):  # alternated, best of two
+            rates["fly"].append(_train_rate(blocks, SpectraSet(maker, 0, "train", n, 1.0), n, batch, 0, device))
+            rates["stored"].append(_train_rate(blocks, stored_data(), n, batch, 0, device))
+            rates["worker"].append(_train_rate(blocks, SpectraSet(maker, 0, "train", n, 1.0), n, batch, 1, device))
+        on_the_fly, worker, in_memory = max(rates["fly"]), max(rates["worker"]), max(rates["stored"])
         training[f"cnn{blocks}"] = {"on_the_fly_spectra_per_s": on_the_fly, "one_worker_spectra_per_s": worker,
                                     "stored_spectra_per_s": in_memory,
                                     "ratio_on_the_fly_to_stored": on_the_fly / in_memory,

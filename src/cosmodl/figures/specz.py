@@ -45,13 +45,14 @@ def shown_methods(methods: dict) -> list[str]:
 def plot_redshift_density(metrics: dict, predictions: dict, z_min: float, z_max: float):
     """z_true vs z_pred per method (columns) and noise level (rows)."""
     levels = list(metrics["noise"])
-    columns = shown_methods(metrics["noise"][levels[0]]["methods"])
-    fig, axes = plt.subplots(len(levels), len(columns), figsize=(3.2 * len(columns), 3.1 * len(levels)),
+    rows = {level: shown_methods(metrics["noise"][level]["methods"]) for level in levels}
+    n_cols = max(len(r) for r in rows.values())
+    fig, axes = plt.subplots(len(levels), n_cols, figsize=(3.2 * n_cols, 3.1 * len(levels)),
                              constrained_layout=True, squeeze=False)
     bins = np.linspace(z_min, z_max, 81)
     for r, level in enumerate(levels):
         p = predictions[level]
-        for c, name in enumerate(columns):
+        for c, name in enumerate(rows[level]):
             ax = axes[r, c]
             m = metrics["noise"][level]["methods"].get(name)
             if m is None:
@@ -84,13 +85,18 @@ def plot_accuracy_vs_size(metrics: dict):
                 points.sort(key=lambda t: t[0])
                 ax.plot([n for n, _ in points], [s[key] for _, s in points], styles.get(blocks, "-^"), c=colour,
                         label=f"CNN {blocks} block{'s' if blocks > 1 else ''}, {level}")
-            for name, ls in (("template", ":"), ("forest", (0, (1, 3)))):
+            for name, ls, lw in (("template", "-.", 2.0), ("forest", ":", 1.5)):
                 if name in doc["methods"]:
-                    ax.axhline(doc["methods"][name]["mode"][key], ls=ls, c=colour, lw=1.5,
+                    ax.axhline(doc["methods"][name]["mode"][key], ls=ls, c=colour, lw=lw, alpha=0.7,
                                label=f"{METHOD_NAME[name]}, {level}"
                                      + (f" ({doc['methods'][name]['n_train']} spectra)" if name == "forest" else ""))
+    sizes = sorted({m["n_train"] for doc in metrics["noise"].values() for m in doc["methods"].values()
+                    if m["kind"] == "cnn"})
     for ax, title in zip(axes, ("class accuracy (Δz = 0.001)", "within ±5 classes")):
         ax.set_xscale("log")
+        if sizes:
+            ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+            ax.minorticks_off()
         ax.set_xlabel("training spectra")
         ax.set_ylabel(title)
         ax.set_ylim(0, 1.02)
@@ -133,11 +139,12 @@ def plot_examples(test: dict, predictions: dict, wave: np.ndarray, n: int, snr):
 def plot_calibration(metrics: dict):
     """PIT histograms per method and noise level; 68 % coverage in each title."""
     levels = list(metrics["noise"])
-    columns = shown_methods(metrics["noise"][levels[0]]["methods"])
-    fig, axes = plt.subplots(len(levels), len(columns), figsize=(3 * len(columns), 2.6 * len(levels)),
+    rows = {level: shown_methods(metrics["noise"][level]["methods"]) for level in levels}
+    n_cols = max(len(r) for r in rows.values())
+    fig, axes = plt.subplots(len(levels), n_cols, figsize=(3 * n_cols, 2.6 * len(levels)),
                              constrained_layout=True, squeeze=False, sharey=True)
     for r, level in enumerate(levels):
-        for c, name in enumerate(columns):
+        for c, name in enumerate(rows[level]):
             ax = axes[r, c]
             m = metrics["noise"][level]["methods"].get(name)
             if m is None:
