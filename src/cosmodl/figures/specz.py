@@ -42,30 +42,45 @@ def shown_methods(methods: dict) -> list[str]:
     return [best[b][0] for b in sorted(best)] + [n for n in ("template", "forest") if n in methods]
 
 
-def plot_redshift_density(metrics: dict, predictions: dict, z_min: float, z_max: float):
-    """z_true vs z_pred per method (columns) and noise level (rows)."""
+def method_grid(metrics: dict, panel_size: tuple, **subplots):
+    """A figure with a row per noise level and a column per shown method (:func:`shown_methods`).
+
+    Returns
+    -------
+    fig, axes, panels
+        The figure, its axes (rows x columns) and a list of ``(ax, level, column, method name,
+        method metrics)``; unused axes are switched off.
+    """
     levels = list(metrics["noise"])
     rows = {level: shown_methods(metrics["noise"][level]["methods"]) for level in levels}
     n_cols = max(len(r) for r in rows.values())
-    fig, axes = plt.subplots(len(levels), n_cols, figsize=(3.2 * n_cols, 3.1 * len(levels)),
-                             constrained_layout=True, squeeze=False)
-    bins = np.linspace(z_min, z_max, 81)
+    fig, axes = plt.subplots(len(levels), n_cols, figsize=(panel_size[0] * n_cols, panel_size[1] * len(levels)),
+                             constrained_layout=True, squeeze=False, **subplots)
+    panels = []
     for r, level in enumerate(levels):
+        for c in range(n_cols):
+            if c < len(rows[level]):
+                name = rows[level][c]
+                panels.append((axes[r, c], level, c, name, metrics["noise"][level]["methods"][name]))
+            else:
+                axes[r, c].axis("off")
+    return fig, axes, panels
+
+
+def plot_redshift_density(metrics: dict, predictions: dict, z_min: float, z_max: float):
+    """z_true vs z_pred per method (columns) and noise level (rows)."""
+    fig, axes, panels = method_grid(metrics, (3.2, 3.1))
+    bins = np.linspace(z_min, z_max, 81)
+    for ax, level, c, name, m in panels:
         p = predictions[level]
-        for c, name in enumerate(rows[level]):
-            ax = axes[r, c]
-            m = metrics["noise"][level]["methods"].get(name)
-            if m is None:
-                ax.axis("off")
-                continue
-            h = ax.hist2d(p["z"], p[f"{name}_mode"], bins=bins, norm=LogNorm(), cmap="viridis")
-            ax.plot([z_min, z_max], [z_min, z_max], "w:", lw=0.8)
-            snr = metrics["noise"][level]["snr"]
-            ax.set_title(f"{method_name(name)}\n{level}{f' (SNR {snr:g})' if snr else ''}: "
-                         f"acc. {m['mode']['accuracy']:.2f}", fontsize=9)
-            ax.set_xlabel("true z")
-            if c == 0:
-                ax.set_ylabel("predicted z (most probable class)")
+        h = ax.hist2d(p["z"], p[f"{name}_mode"], bins=bins, norm=LogNorm(), cmap="viridis")
+        ax.plot([z_min, z_max], [z_min, z_max], "w:", lw=0.8)
+        snr = metrics["noise"][level]["snr"]
+        ax.set_title(f"{method_name(name)}\n{level}{f' (SNR {snr:g})' if snr else ''}: "
+                     f"acc. {m['mode']['accuracy']:.2f}", fontsize=9)
+        ax.set_xlabel("true z")
+        if c == 0:
+            ax.set_ylabel("predicted z (most probable class)")
     fig.colorbar(h[3], ax=axes, shrink=0.6, label="test spectra per cell")
     return fig
 
@@ -138,27 +153,17 @@ def plot_examples(test: dict, predictions: dict, wave: np.ndarray, n: int, snr):
 
 def plot_calibration(metrics: dict):
     """PIT histograms per method and noise level; 68 % coverage in each title."""
-    levels = list(metrics["noise"])
-    rows = {level: shown_methods(metrics["noise"][level]["methods"]) for level in levels}
-    n_cols = max(len(r) for r in rows.values())
-    fig, axes = plt.subplots(len(levels), n_cols, figsize=(3 * n_cols, 2.6 * len(levels)),
-                             constrained_layout=True, squeeze=False, sharey=True)
-    for r, level in enumerate(levels):
-        for c, name in enumerate(rows[level]):
-            ax = axes[r, c]
-            m = metrics["noise"][level]["methods"].get(name)
-            if m is None:
-                ax.axis("off")
-                continue
-            hist = np.asarray(m["calibration"]["pit_histogram"])
-            edges = np.linspace(0, 1, len(hist) + 1)
-            ax.stairs(hist, edges, fill=True, color=NOISE_COLOUR[level], alpha=0.6)
-            ax.axhline(1, c="k", lw=0.8, ls=":")
-            ax.set_title(f"{method_name(name)}, {level}\n68 % interval holds the truth "
-                         f"{m['calibration']['coverage_68']:.0%}", fontsize=8)
-            ax.set_xlabel("PIT (CDF at the true z)")
-            if c == 0:
-                ax.set_ylabel("density (1 = calibrated)")
+    fig, _, panels = method_grid(metrics, (3.0, 2.6), sharey=True)
+    for ax, level, c, name, m in panels:
+        hist = np.asarray(m["calibration"]["pit_histogram"])
+        edges = np.linspace(0, 1, len(hist) + 1)
+        ax.stairs(hist, edges, fill=True, color=NOISE_COLOUR[level], alpha=0.6)
+        ax.axhline(1, c="k", lw=0.8, ls=":")
+        ax.set_title(f"{method_name(name)}, {level}\n68 % interval holds the truth "
+                     f"{m['calibration']['coverage_68']:.0%}", fontsize=8)
+        ax.set_xlabel("PIT (CDF at the true z)")
+        if c == 0:
+            ax.set_ylabel("density (1 = calibrated)")
     return fig
 
 
