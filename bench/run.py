@@ -26,9 +26,9 @@ from pathlib import Path
 
 import cm21  # bench/cm21.py (the script directory is on sys.path)
 import lensing  # bench/lensing.py
-import specz  # bench/specz.py
 import numba
 import numpy as np
+import specz  # bench/specz.py
 
 from cosmodl.gridding.cic import (
     cic_deposit_3d,

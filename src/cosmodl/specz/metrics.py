@@ -44,8 +44,7 @@ def softmax_estimates(prob: np.ndarray, centres: np.ndarray) -> dict:
     -------
     dict of (B,) arrays
         ``mode`` (centre of the most probable class), ``mean`` (expectation), ``lo``/``hi``
-        (16th and 84th percentiles of the distribution, interpolated within classes) and
-        ``pit`` is not included here (see :func:`pit`).
+        (16th and 84th percentiles of the distribution, uniform within each class).
     """
     prob = np.asarray(prob, np.float64)
     prob = prob / prob.sum(axis=1, keepdims=True)
