@@ -5,7 +5,7 @@ import json
 import jsonschema
 import pytest
 
-from cosmodl.evaluation.compare import beats, write_metrics
+from cosmodl.evaluation.compare import beats, format_value, write_markdown_table, write_metrics
 
 
 def test_beats_compares_in_the_right_direction():
@@ -26,3 +26,15 @@ def test_write_metrics_checks_the_schema_and_writes_nothing_when_it_fails(tmp_pa
     with pytest.raises(jsonschema.ValidationError):
         write_metrics({"auc": 0.5, "extra": 1}, tmp_path / "schema.json", tmp_path / "bad.json")
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_format_value_leaves_undefined_cells_empty():
+    assert [format_value(v) for v in (0.12345, None, float("nan"), 1)] == ["0.123", "", "", "1.000"]
+    assert format_value(0.0012345, 5) == "0.00123"
+
+
+def test_markdown_table_file_reads_title_heading_table(tmp_path):
+    path = tmp_path / "table.md"
+    write_markdown_table(path, "Stage: results", "What the columns mean.", "| a | b |\n|---|---|\n| 1 | 2 |")
+    assert path.read_text() == "# Stage: results\n\nWhat the columns mean.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.md"]  # no temporary left

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..evaluation.compare import write_metrics
+from ..evaluation.compare import format_value, write_markdown_table, write_metrics
 from ..io import atomic_output, write_json
 from ..records import load_model, predict
 from .baselines import pca_knn, physics_features, physics_models
@@ -154,8 +154,8 @@ def accuracy_table(tasks: dict) -> str:
             other = pub and not pub.get("architecture", "ours").endswith("ours")
             published = (f"{pub['accuracy']:.3f} ({pub['set']}, {pub['unit']}, {pub['classes']} classes)"
                          f"{' †' if other else ''}") if pub else ""
-            scores = " | ".join(_fmt(m.get(k)) for k in ("accuracy", "balanced_accuracy", "chance", "majority_class",
-                                                          "rmse"))
+            scores = " | ".join(format_value(m.get(k)) for k in ("accuracy", "balanced_accuracy", "chance",
+                                                                 "majority_class", "rmse"))
             lines.append(f"| {task} | {name} | {m['unit']} | {scores} | {published} | {m.get('n_train') or ''} |")
     return "\n".join(lines)
 
@@ -169,10 +169,7 @@ def write_table(doc: dict, path) -> None:
                "the most frequent training class; the zeta RMSE of always answering the training mean is "
                "rmse_train_mean in metrics.json. † MAIS 202's number is of another network of theirs "
                "(published.architecture in metrics.json).")
-    with atomic_output(path) as tmp:
-        tmp.write_text("# 21 cm: test accuracy per task and method beside MAIS 202 (Fay 2019)\n\n" + heading + "\n\n"
-                       + doc["table"] + "\n")
+    write_markdown_table(path, "21 cm: test accuracy per task and method beside MAIS 202 (Fay 2019)", heading,
+                         doc["table"])
 
 
-def _fmt(value) -> str:
-    return "" if value is None or value != value else f"{value:.3f}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import load_yaml
-from ..io import finite, write_json
+from ..io import atomic_output, finite, write_json
 
 
 def beats(model: dict, baseline: dict, keys, lower_is_better=("rmse",)) -> dict:
@@ -56,3 +56,26 @@ def write_metrics(doc: dict, schema_path: str | Path, out_path: str | Path) -> d
     jsonschema.validate(finite(doc), load_yaml(schema_path))  # what the file will hold: NaN as null
     write_json(doc, out_path)
     return doc
+
+
+def format_value(value, digits: int = 3) -> str:
+    """A number for a markdown table cell: ``digits`` decimals, an empty cell for None or NaN."""
+    return "" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def write_markdown_table(path: str | Path, title: str, heading: str, table: str) -> None:
+    """Write a stage's results table as markdown: a title, a paragraph saying what the columns mean, the table.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output ``.md`` file, written atomically.
+    title : str
+        The level-1 heading, without the ``#``.
+    heading : str
+        One paragraph under the title (scale, split, what the published column is).
+    table : str
+        The markdown table, as the stage's metrics document holds it.
+    """
+    with atomic_output(path) as tmp:
+        tmp.write_text(f"# {title}\n\n{heading}\n\n{table}\n")

@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 
-from ..evaluation.compare import write_metrics
+from ..evaluation.compare import format_value, write_markdown_table, write_metrics
 from ..evaluation.metrics import roc_auc
 from ..io import atomic_output, write_json
 from .data import ANOMALY_MODELS, normaliser, read_params, select
@@ -247,13 +247,11 @@ def collect_metrics(evaluations, schema_path, out_path) -> dict:
 
 def write_table(doc: dict, path) -> None:
     """Write the comparison table of a metrics document as markdown (with a heading that states the scale)."""
-    with atomic_output(path) as tmp:
-        tmp.write_text("# Lensing: our AUC and W1 beside Reddy et al. (2020)\n\n"
-                       "Published models: 25,000 no_sub training images, 500 epochs (author's blog). "
-                       "Ours: n_train and epochs per row. AUC sub = no_sub vs spherical + vortex; AUC strong half = no_sub "
-                       "vs the half of the substructure images whose substructure signal (matched-filter SNR of "
-                       "what the subhaloes change in the noiseless image) is larger.\n\n"
-                       + doc["table"] + "\n")
+    heading = ("Published models: 25,000 no_sub training images, 500 epochs (author's blog). "
+               "Ours: n_train and epochs per row. AUC sub = no_sub vs spherical + vortex; AUC strong half = no_sub "
+               "vs the half of the substructure images whose substructure signal (matched-filter SNR of "
+               "what the subhaloes change in the noiseless image) is larger.")
+    write_markdown_table(path, "Lensing: our AUC and W1 beside Reddy et al. (2020)", heading, doc["table"])
 
 
 def comparison_table(presets: dict) -> str:
@@ -264,12 +262,10 @@ def comparison_table(presets: dict) -> str:
     for preset, doc in sorted(presets.items()):
         for name, m in doc["models"].items():
             pub = doc["published"].get(name, {})
-            lines.append(f"| {preset} | {name} | {_fmt(m['auc'].get('sub'))} | {_fmt(pub.get('auc_sub'))} | "
-                         f"{_fmt(m['auc'].get('spherical'))} | {_fmt(m['auc'].get('vortex'))} | {_fmt(m['auc'].get('sub_strong'))} | "
-                         f"{_fmt(m.get('w1', {}).get('no_sub'))} | {_fmt(pub.get('w1_no_sub'))} | "
-                         f"{m.get('n_train', '')} | {m.get('epochs') or ''} |")
+            cells = [m["auc"].get("sub"), pub.get("auc_sub"), m["auc"].get("spherical"), m["auc"].get("vortex"),
+                     m["auc"].get("sub_strong"), m.get("w1", {}).get("no_sub"), pub.get("w1_no_sub")]
+            scores = " | ".join(format_value(v) for v in cells)
+            lines.append(f"| {preset} | {name} | {scores} | {m.get('n_train', '')} | {m.get('epochs') or ''} |")
     return "\n".join(lines)
 
 
-def _fmt(value) -> str:
-    return "" if value is None or value != value else f"{value:.3f}"

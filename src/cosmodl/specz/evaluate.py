@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..evaluation.compare import write_metrics
-from ..io import atomic_output
+from ..evaluation.compare import format_value, write_markdown_table, write_metrics
 
 # The only verified number of the source project (note specz.md section 3): the ADAX datathon's
 # 3-block network on 5,000 training spectra of its own (COSMOS-mock) data. The paper's accuracies
@@ -51,12 +50,9 @@ def write_table(doc: dict, path) -> None:
                "of true redshifts inside the method's 16-84 % interval (0.68 when calibrated). Chance = 1/800. "
                "The only verified published number is the ADAX network's validation accuracy of 0.216 on 5,000 "
                "training spectra of its own data (metrics.json, published).")
-    with atomic_output(path) as tmp:
-        tmp.write_text("# specz: redshift classification of synthetic Euclid-like spectra\n\n" + heading + "\n\n"
-                       + doc["table"] + "\n")
+    write_markdown_table(path, "specz: redshift classification of synthetic Euclid-like spectra", heading,
+                         doc["table"])
 
 
 def _fmt(value, key) -> str:
-    if value is None or value != value:
-        return ""
-    return f"{value:.5f}" if key == "sigma_nmad" else f"{value:.3f}"
+    return format_value(value, 5 if key == "sigma_nmad" else 3)
