@@ -84,13 +84,14 @@ def make_spectra(maker: SpectrumMaker, seed: int, set_name: str, positions, snr:
     Returns
     -------
     dict
-        ``flux`` (B, n_pixels) float32, ``z`` (B,), ``label`` (B,) int64, ``sed`` (B,) int64.
+        ``flux`` (B, n_pixels) float32, ``z`` (B,), ``label`` (B,) int64, ``sed`` (B,) int64, and
+        ``noise_seed`` (B,) int64, the seed of each sample's noise (:func:`noise`).
     """
     s = maker.s
     d = draws(seed, set_name, positions, s.n_sed, s.z_min, s.z_max)
     eps = noise(d["noise_seed"], s.n_pixels) if snr is not None else None
     flux = maker.spectra(d["sed"], d["z"], eps, snr)
-    return {"flux": flux, "z": d["z"], "label": s.class_of(d["z"]), "sed": d["sed"]}
+    return {"flux": flux, "z": d["z"], "label": s.class_of(d["z"]), "sed": d["sed"], "noise_seed": d["noise_seed"]}
 
 
 def check_snr(snr, key: str) -> None:
@@ -140,8 +141,7 @@ def write_set(maker: SpectrumMaker, seed: int, set_name: str, n: int, snr: float
         clean = make_spectra(maker, seed, set_name, pos, None)
         parts["clean"].append(clean["flux"])
         if snr is not None:
-            d = draws(seed, set_name, pos, maker.s.n_sed, maker.s.z_min, maker.s.z_max)
-            parts["noisy"].append(clean["flux"] + noise(d["noise_seed"], maker.s.n_pixels) / np.float32(snr))
+            parts["noisy"].append(clean["flux"] + noise(clean["noise_seed"], maker.s.n_pixels) / np.float32(snr))
         for key in ("z", "label", "sed"):
             parts[key].append(clean[key])
     arrays = {k: np.concatenate(v) for k, v in parts.items() if v}
