@@ -126,6 +126,8 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path
     result = fit(model, train_ds, val_ds, cfg, tmp_path / "w", tmp_path / "h.csv", loss_fn=loss_fn, threads=1)
     assert [r["val_loss"] for r in result.history] == pytest.approx([1.0, 0.5, 0.6, 0.55])
     assert result.best_epoch == 2 and result.best_val_loss == pytest.approx(0.5)
+    summary = result.summary(cfg)  # what the model records (and the stages' metrics) say of the run
+    assert (summary["epochs"], summary["max_epochs"], summary["best_epoch"]) == (4, 6, 2)
 
 
 def test_batch_larger_than_the_training_set_is_a_config_error(tmp_path):

@@ -87,8 +87,7 @@ def train_autoencoder(cfg: dict, slices_path, split_path, model_out, history_out
     if not is_main_process():
         return {}
     summary = {"model": "autoencoder", "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
-               "epochs": tcfg.epochs, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
-               "device": result.device, "train": tcfg.as_dict()}
+               **result.summary(tcfg), "train": tcfg.as_dict()}
     save_model(model_out, REGISTERED["autoencoder"], {}, model, summary=summary)
     return summary
 
@@ -178,8 +177,7 @@ def train_task_network(cfg: dict, task: str, network: str, slices_path, table_pa
     if not is_main_process():
         return {}
     summary = {"task": task, "network": network, "n_train": int(len(rows["train"])), "n_val": int(len(rows["val"])),
-               "epochs": tcfg.epochs, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
-               "device": result.device, "classes": info["classes"], "train": tcfg.as_dict()}
+               **result.summary(tcfg), "classes": info["classes"], "train": tcfg.as_dict()}
     save_model(model_out, REGISTERED[network], mcfg, model, summary=summary)
     log.info("trained %s on %s: %s", network, task, summary)
     return summary

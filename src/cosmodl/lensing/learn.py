@@ -87,12 +87,12 @@ def train_lensing_model(cfg: dict, preset: str, name: str, images_path, params_p
     data_fingerprint = fingerprint(name, preset, kind, cfg["model"], digest(images_path), train_idx.tolist(),
                                    val_idx.tolist())
     result = fit(model, train_ds, val_ds, tcfg, workdir, history_out, loss_fn=loss_of(name, model),
-                 augment=image_symmetries if name == "resnet" else None, data_fingerprint=data_fingerprint, threads=threads)
+                 augment=image_symmetries if name == "resnet" else None, data_fingerprint=data_fingerprint,
+                 threads=threads)
     if not is_main_process():
         return {}
     summary = {"model": name, "preset": preset, "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
-               "epochs": tcfg.epochs, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
-               "device": result.device, "threads": result.threads, "train": tcfg.as_dict()}
+               **result.summary(tcfg), "train": tcfg.as_dict()}
     save_model(model_out, REGISTERED[name], cfg["model"], model, normalisation=kind, summary=summary)
     log.info("trained %s on preset %s: %s", name, preset, summary)
     return summary

@@ -118,8 +118,7 @@ def train_network(cfg: dict, blocks: int, noise: str, size: int, val_path, model
     if not is_main_process():
         return {}
     summary = {"run": name, "blocks": blocks, "noise": noise, "snr": snr, "n_train": size, "n_val": int(len(labels)),
-               "epochs": tcfg.epochs, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
-               "device": result.device, "train": tcfg.as_dict()}
+               **result.summary(tcfg), "train": tcfg.as_dict()}
     save_model(model_out, "specz_cnn", mcfg, model, summary=summary)
     log.info("trained %s: %s", name, summary)
     return summary

@@ -88,6 +88,12 @@ class TrainResult:
     resumed: bool = False
     threads: int = 1  # CPU threads of torch: CPU results depend on it (see :func:`_keep_thread_count`)
 
+    def summary(self, cfg: TrainConfig) -> dict:
+        """What a model record says of its training: ``epochs`` trained (fewer than ``max_epochs``
+        when early stopping ended the run), the best epoch and its validation loss, device, threads."""
+        return {"epochs": len(self.history), "max_epochs": cfg.epochs, "best_epoch": self.best_epoch,
+                "best_val_loss": self.best_val_loss, "device": self.device, "threads": self.threads}
+
 
 def batch_seed(seed: int, epoch: int, batch: int, *stream: int) -> int:
     """A seed that is a function of (seed, epoch, batch[, stream...]) only."""

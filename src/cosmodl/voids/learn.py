@@ -159,9 +159,7 @@ def train_void_model(cfg: dict, task: str, split_path, subboxes: dict, index_pat
     if not is_main_process():  # data-parallel run: rank 0 writes the files
         return {}
     summary = {"task": task, "split": split["method"], "leaky": bool(split["leaky"]), "n_train": int(len(train_idx)),
-               "n_val": int(len(split["val"])), "best_epoch": result.best_epoch,
-               "best_val_loss": result.best_val_loss, "device": result.device, "threads": result.threads,
-               "epochs": tcfg.epochs}
+               "n_val": int(len(split["val"])), **result.summary(tcfg)}
     architecture = dict(cfg["model"], pretrained_weights=None, allow_download=False)  # weights are in the record
     save_model(model_out, MODEL_OF_TASK[task], architecture, model, task=task,
                initial_weights=cfg["model"]["pretrained_weights"], input_transform=transform.describe(),
