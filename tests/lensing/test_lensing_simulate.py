@@ -24,6 +24,7 @@ def test_einstein_radius_of_1e12_msun_matches_a_hand_computation():
     # the note's 1.66" (angular-diameter distances, its cosmology unstated; the original's luminosity
     # distances gave 1.28"): 1.637" with Planck18
     assert S.einstein_radius_from_mass(1e12, 0.5, 1.0) == pytest.approx(1.66, abs=0.03)
+    assert S.einstein_radius_from_mass(1e12, 0.5, 1.0) == pytest.approx(1.637, abs=5e-4)  # README's number
 
 
 def test_einstein_radii_agree_with_lenstronomy_lens_cosmo():
@@ -102,9 +103,9 @@ def test_vortex_is_a_centred_line_of_equal_masses_holding_its_mass_fraction(lens
     assert np.hypot(*ends) == pytest.approx(p["vortex_length"])
     cross = (xy[:, 0] - xy[0, 0]) * ends[1] - (xy[:, 1] - xy[0, 1]) * ends[0]
     assert np.abs(cross).max() < 1e-9  # collinear
-    # point-mass theta_E^2 is proportional to mass: the line holds sub_mass of the Einstein mass
-    assert np.sum(theta**2) / p["theta_e"] ** 2 == pytest.approx(p["sub_mass"])
-    assert pop["vortex"]["mass_fraction"][0] <= p["sub_mass"] <= pop["vortex"]["mass_fraction"][1]
+    # point-mass theta_E^2 is proportional to mass: the line holds sub_mass_fraction of the Einstein mass
+    assert np.sum(theta**2) / p["theta_e"] ** 2 == pytest.approx(p["sub_mass_fraction"])
+    assert pop["vortex"]["mass_fraction"][0] <= p["sub_mass_fraction"] <= pop["vortex"]["mass_fraction"][1]
 
 
 def test_power_law_masses_follow_their_distribution():
@@ -197,4 +198,15 @@ def test_subhalo_einstein_radii_follow_their_masses_for_either_main_lens_recipe(
     masses = (theta_sub / S.einstein_radius_from_mass(1.0, p["z_lens"], p["z_source"])) ** 2
     lo, hi = pop["spherical"]["mass"]
     assert masses.min() >= lo * 0.999 and masses.max() <= hi * 1.001
-    assert masses.sum() / p["einstein_mass"] == pytest.approx(p["sub_mass"])
+    assert masses.sum() / p["einstein_mass"] == pytest.approx(p["sub_mass_fraction"])
+
+
+def test_every_spherical_image_holds_a_subhalo_and_the_number_is_a_zero_truncated_poisson(lensing_cfg):
+    pop = copy.deepcopy(lensing_cfg["model_a"])
+    lam = pop["spherical"]["mean_number"] = 0.7  # P(0) = 0.50 before conditioning
+    n = np.array([S.draw_lens(S.image_rng(1, "A", "spherical", "train", i), pop, "spherical")["n_subhalos"]
+                  for i in range(2000)])
+    assert n.min() >= 1
+    # mean of a Poisson conditioned on n >= 1: lam / (1 - e^-lam) = 1.395; standard error 0.015
+    assert n.mean() == pytest.approx(lam / (1 - np.exp(-lam)), abs=0.05)
+    assert np.mean(n == 1) == pytest.approx(lam * np.exp(-lam) / (1 - np.exp(-lam)), abs=0.04)

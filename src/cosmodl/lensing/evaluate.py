@@ -170,7 +170,8 @@ def evaluate_preset(cfg: dict, preset: str, images_path, params_path, model_path
     if "resnet" in model_paths:
         results["resnet"] = score_classifier(model_paths["resnet"], load_images(images, test_idx), test, arrays,
                                              threads)
-    doc = {"preset": preset, "n_test": {c: int((test["classes"] == c).sum()) for c in CLASSES}, "models": results,
+    doc = {"preset": preset, "normalisation": cfg["model"]["normalisation"],
+           "n_test": {c: int((test["classes"] == c).sum()) for c in CLASSES}, "models": results,
            "substructure_signal_median": {c: _median(test["signal"][test["classes"] == c]) for c in SUB_CLASSES},
            "published": PUBLISHED.get(preset, {})}
     write_json(doc, metrics_out)
@@ -240,7 +241,10 @@ def collect_metrics(evaluations, schema_path, out_path) -> dict:
     for path in evaluations:
         doc = json.loads(open(path).read())
         presets[doc["preset"]] = doc
-    doc = {"stage": "lensing", "score": "per-image reconstruction MSE of the min-max image (anomaly models)",
+    kinds = sorted({d.get("normalisation", "minmax") for d in presets.values()})
+    images = {"minmax": "the min-max normalised image", "none": "the image in counts/s"}
+    score = "; ".join(images.get(k, k) for k in kinds)
+    doc = {"stage": "lensing", "score": f"per-image reconstruction MSE of {score} (anomaly models)",
            "presets": presets, "table": comparison_table(presets)}
     return write_metrics(doc, schema_path, out_path)
 

@@ -42,9 +42,10 @@ SPLITS = ("train", "val", "test")
 PRESETS = ("A", "B")
 PRESET_KEYS = {"A": "model_a", "B": "model_b"}
 # Columns of the per-image parameter table, in order.
-PARAM_COLUMNS = ("z_lens", "z_source", "theta_e", "lens_q", "lens_phi", "shear", "shear_phi", "source_x",
-                 "source_y", "source_amp", "snr", "snr_effective", "background_rms", "n_subhalos", "sub_mass", "sub_theta_e_sum",
-                 "sub_signal", "vortex_length", "vortex_angle")
+# einstein_mass in Msun; sub_mass_fraction: the subhaloes' total mass over the main lens's Einstein mass.
+PARAM_COLUMNS = ("z_lens", "z_source", "theta_e", "einstein_mass", "lens_q", "lens_phi", "shear", "shear_phi",
+                 "source_x", "source_y", "source_amp", "snr", "snr_effective", "background_rms", "n_subhalos",
+                 "sub_mass_fraction", "sub_theta_e_sum", "sub_signal", "vortex_length", "vortex_angle")
 ARCSEC_PER_RAD = 180.0 / np.pi * 3600.0
 
 
@@ -55,7 +56,8 @@ def image_rng(seed: int, preset: str, cls: str, split: str, index: int) -> np.ra
 
 
 def uniform(rng: np.random.Generator, bounds) -> float:
-    """One draw from U[low, high] (``low == high`` returns it without consuming randomness differently)."""
+    """One draw from U[low, high]; ``low == high`` returns ``low`` and still consumes one draw, so that a
+    fixed range (Model A's redshifts) leaves the later draws of an image where a floating one would."""
     low, high = float(bounds[0]), float(bounds[1])
     return low + (high - low) * rng.random()
 
@@ -120,8 +122,8 @@ def draw_lens(rng: np.random.Generator, pop: dict, cls: str) -> dict:
     Returns
     -------
     dict
-        The scalars of :data:`PARAM_COLUMNS` (but the noise ones), ``einstein_mass`` (Msun),
-        ``subhalos``: array (n, 3) of (x, y, theta_E) in arcsec, and the Sersic parameters of
+        The scalars of :data:`PARAM_COLUMNS` (but the noise ones), ``subhalos``: array (n, 3) of
+        (x, y, theta_E) in arcsec, and the Sersic parameters of
         the ``source`` and the ``lens_light`` (None when disabled).
     """
     z_l = uniform(rng, pop["z_lens"])
@@ -146,10 +148,10 @@ def draw_lens(rng: np.random.Generator, pop: dict, cls: str) -> dict:
                   "R_sersic": uniform(rng, ll["half_light_radius"]), "q": uniform(rng, ll["axis_ratio"]),
                   "phi": rng.uniform(0, np.pi)} if ll["enabled"] else None
     snr = uniform(rng, pop["snr"])
-    subhalos, sub_mass, vortex_length, vortex_angle = _draw_substructure(rng, pop, cls, theta_e, einstein_mass)
+    subhalos, sub_fraction, vortex_length, vortex_angle = _draw_substructure(rng, pop, cls, theta_e, einstein_mass)
     return {"z_lens": z_l, "z_source": z_s, "theta_e": theta_e, "lens_q": q, "lens_phi": phi, "shear": shear,
             "shear_phi": shear_phi, "source_x": source["x"], "source_y": source["y"], "source_amp": source["amp"],
-            "snr": snr, "n_subhalos": len(subhalos), "sub_mass": sub_mass,
+            "snr": snr, "n_subhalos": len(subhalos), "sub_mass_fraction": sub_fraction,
             "sub_theta_e_sum": float(subhalos[:, 2].sum()) if len(subhalos) else 0.0,
             "vortex_length": vortex_length, "vortex_angle": vortex_angle, "einstein_mass": einstein_mass,
             "subhalos": subhalos, "source": source, "lens_light": lens_light}
@@ -164,13 +166,15 @@ def _draw_substructure(rng, pop: dict, cls: str, theta_e: float, einstein_mass: 
         return none, 0.0, 0.0, 0.0
     if cls == "spherical":
         sph = pop["spherical"]
-        n = int(rng.poisson(sph["mean_number"]))
+        n = 0
+        while n == 0:  # a Poisson number conditioned on n >= 1: a 'spherical' image holds a subhalo
+            n = int(rng.poisson(sph["mean_number"]))
         masses = power_law_masses(rng, n, sph["mass"][0], sph["mass"][1], sph["slope"])
         radius = rng.uniform(sph["radius"][0], sph["radius"][1], n)
         angle = rng.uniform(0, 2 * np.pi, n)
         fraction = masses / einstein_mass
         subs = np.stack([radius * np.cos(angle), radius * np.sin(angle), theta_e * np.sqrt(fraction)], axis=1)
-        return (subs if n else none), float(fraction.sum()), 0.0, 0.0
+        return subs, float(fraction.sum()), 0.0, 0.0
     if cls == "vortex":
         vx = pop["vortex"]
         length, angle = uniform(rng, vx["length"]), rng.uniform(0, np.pi)
