@@ -171,6 +171,8 @@ def test_report_has_the_figures_with_captions(repo_root, smoke_run):
     assert any(n.endswith("leakage.png") for n in names)
     assert any(n.endswith("roc.png") for n in names)
     assert any(n.endswith("redshift_density.png") for n in names)
+    for table in ("auc_table.md", "accuracy_table.md", "metrics_table.md"):  # each stage's results beside the figures
+        assert any(n.endswith(table) for n in names), table
 
 
 def test_rerun_has_nothing_to_do(repo_root, smoke_run):

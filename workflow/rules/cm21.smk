@@ -133,7 +133,12 @@ rule cm21_metrics:
         schema=SCHEMAS / "cm21_metrics.schema.yaml",
     output:
         metrics="results/cm21/metrics.json",
-        table="results/cm21/accuracy_table.md",
+        table=report(
+            "results/cm21/accuracy_table.md",
+            caption="../report/cm21_accuracy_table.rst",
+            category="cm21",
+            subcategory="results table",
+        ),
     log:
         "logs/cm21/metrics/metrics.log",
     benchmark:

@@ -116,7 +116,12 @@ rule lensing_metrics:
         schema=SCHEMAS / "lensing_metrics.schema.yaml",
     output:
         metrics="results/lensing/metrics.json",
-        table="results/lensing/auc_table.md",
+        table=report(
+            "results/lensing/auc_table.md",
+            caption="../report/lensing_auc_table.rst",
+            category="lensing",
+            subcategory="results table",
+        ),
     log:
         "logs/lensing/metrics/metrics.log",
     benchmark:

@@ -85,7 +85,12 @@ rule specz_metrics:
         schema=SCHEMAS / "specz_metrics.schema.yaml",
     output:
         metrics="results/specz/metrics.json",
-        table="results/specz/metrics_table.md",
+        table=report(
+            "results/specz/metrics_table.md",
+            caption="../report/specz_metrics_table.rst",
+            category="specz",
+            subcategory="results table",
+        ),
     log:
         "logs/specz/metrics/metrics.log",
     benchmark:
