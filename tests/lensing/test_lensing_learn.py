@@ -9,9 +9,8 @@ import torch
 from lensing_configs import small_cfg
 
 from cosmodl.config import merge
-from cosmodl.lensing.data import merge_chunks, simulate_chunk
+from cosmodl.lensing.data import MODELS, MinMax, merge_chunks, simulate_chunk
 from cosmodl.lensing.evaluate import evaluate_preset
-from cosmodl.lensing.data import MODELS, MinMax
 from cosmodl.lensing.learn import train_lensing_model
 from cosmodl.lensing.simulate import n_chunks_of
 from cosmodl.records import load_model

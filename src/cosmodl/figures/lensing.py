@@ -94,7 +94,8 @@ def plot_roc(scores_by_preset: dict, metrics: dict):
             if score is None or name not in models:
                 continue
             fpr, tpr, _ = roc_curve(sub, score)
-            ax.plot(fpr, tpr, SCORER_STYLE.get(name, "-"), label=f"{SCORER_NAME[name]}: AUC {models[name]['auc']['sub']:.3f}")
+            label = f"{SCORER_NAME[name]}: AUC {models[name]['auc']['sub']:.3f}"
+            ax.plot(fpr, tpr, SCORER_STYLE.get(name, "-"), label=label)
         ax.plot([0, 1], [0, 1], c="0.7", lw=0.8)
         ax.set_xlabel("false positive rate (no_sub flagged)")
         ax.set_ylabel("true positive rate (substructure found)")
@@ -141,7 +142,8 @@ def lensing_figures(metrics: dict, scores: dict, images: dict, params: dict, his
         preset, model = re.match(r"([AB])_(\w+)_history", Path(path).name).groups()
         runs[(model, preset)] = path
     fig = plot_training_curves(runs, panel_of=lambda label: SCORER_NAME[label[0]],
-                               ylabels={SCORER_NAME[m]: LOSS_NAME.get(m, "reconstruction MSE (no_sub)") for m, _ in runs},
+                               ylabels={SCORER_NAME[m]: LOSS_NAME.get(m, "reconstruction MSE (no_sub)")
+                                        for m, _ in runs},
                                ncols=3,
                                colour_of=lambda label: "tab:blue" if label[1] == "A" else "tab:red",
                                name_of=lambda label: f"Model {label[1]}")

@@ -31,7 +31,8 @@ def plot_demo(image: np.ndarray, truth: np.ndarray, probability: np.ndarray, sid
     im0 = axes[0].imshow(image.T, origin="lower", extent=extent, cmap="magma", interpolation="nearest")
     fig.colorbar(im0, ax=axes[0], shrink=0.85, label="galaxies per pixel (projected CIC)")
     axes[0].set_title("galaxy image")
-    for ax, data, name in ((axes[1], truth, "true void fraction"), (axes[2], probability, "predicted void probability")):
+    panels = ((axes[1], truth, "true void fraction"), (axes[2], probability, "predicted void probability"))
+    for ax, data, name in panels:
         im = ax.imshow(data.T, origin="lower", extent=extent, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(name)
     fig.colorbar(im, ax=axes[1:], shrink=0.85, label="fraction of sight line in voids / probability")
@@ -62,7 +63,8 @@ def plot_counts(truth: np.ndarray, predicted: np.ndarray, baseline: np.ndarray |
             ax.scatter(t, baseline[:, j], s=8, c="0.6", alpha=0.6,
                        label=f"baseline: linear in galaxy count (r={pearson_r(t, baseline[:, j]):.2f}, "
                              f"RMSE={rmse(t, baseline[:, j]):.3g})")
-        ax.scatter(t, p, s=10, c="tab:blue", alpha=0.8, label=f"ResNet (r={pearson_r(t, p):.2f}, RMSE={rmse(t, p):.3g})")
+        ax.scatter(t, p, s=10, c="tab:blue", alpha=0.8,
+                   label=f"ResNet (r={pearson_r(t, p):.2f}, RMSE={rmse(t, p):.3g})")
         shown = [t, p] if baseline is None else [t, p, baseline[:, j]]
         lo, hi = min(a.min() for a in shown), max(a.max() for a in shown)
         ax.plot([lo, hi], [lo, hi], "r-", lw=1.5, label="y = x")

@@ -143,7 +143,8 @@ class AAE(nn.Module):
         return self(x)
 
     def configure_optimizers(self, cfg, total_steps: int) -> dict:
-        """Autoencoder (train.optimizer, lr, schedule), discriminator (Adam, lr), generator (Adam, regularisation_lr)."""
+        """Optimisers: autoencoder (train.optimizer, lr, schedule), discriminator (Adam, lr), generator
+        (Adam, regularisation_lr)."""
         ae = build_optimizer(cfg.optimizer, [*self.encoder.parameters(), *self.decoder.parameters()], cfg)
         return {"autoencoder": (ae, build_scheduler(cfg.scheduler, ae, cfg, total_steps)),
                 "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr),

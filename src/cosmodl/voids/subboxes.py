@@ -412,7 +412,8 @@ def _write_index(path, lattice, map_size, supersample, n_galaxies, n_voids, void
     table["void_volume_centres"] = volume_centres.astype(np.float32)
     table["void_volume_centres"].description = "sum of 4/3 pi R^3 of voids centred inside, (Mpc/h)^3"
     table.meta.update({"BOXSIZE": lattice.box_size, "NCELLS": lattice.n_cells, "SUBBOX": lattice.size,
-                       "STRIDE": lattice.stride, "WRAP": lattice.wrap, "PERAXIS": lattice.n_per_axis, "MAPSIZE": map_size,
+                       "STRIDE": lattice.stride, "WRAP": lattice.wrap, "PERAXIS": lattice.n_per_axis,
+                       "MAPSIZE": map_size,
                        "SUPERSMP": supersample, "LENUNIT": "Mpc/h"})
     table.write(path, format="fits")
 
