@@ -67,6 +67,16 @@ def test_lensing_roc_curves_are_the_scores_with_their_auc_in_the_legend():
     assert np.trapezoid(line.get_ydata(), line.get_xdata()) == pytest.approx(auc)
 
 
+def test_lensing_titles_state_the_training_scale_only_when_the_detectors_share_it():
+    from cosmodl.figures.lensing import training_scale
+
+    models = {m: {"n_train": 5000, "epochs": 15} for m in ("dcae", "vae", "aae", "rbm")}
+    models |= {"pca": {"n_train": 160}, "resnet": {"n_train": 15000, "epochs": 4}}  # not detectors' training
+    assert training_scale(models) == "networks trained on 5,000 no_sub images, 15 epochs"
+    models["rbm"]["epochs"] = 9  # stopped early: no single scale to state
+    assert training_scale(models) == ""
+
+
 def test_demo_figure_draws_the_image_and_maps_with_x_to_the_right():
     image = np.arange(64, dtype=float).reshape(8, 8)  # [x, y]
     truth, prob = np.eye(2) * 0.9, np.full((2, 2), 0.25)

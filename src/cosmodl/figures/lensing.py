@@ -19,6 +19,15 @@ LOSS_NAME = {"resnet": "cross-entropy (3 classes)", "vae": "MSE + β KL per late
 SCORER_STYLE = {"pca": ":", "osvm": ":", "resnet": "--"}
 
 
+def training_scale(models: dict) -> str:
+    """'trained on N no_sub images, E epochs' of a preset's anomaly detectors (metrics.json models), or ''."""
+    runs = {(m.get("n_train"), m.get("epochs")) for name, m in models.items() if name in SCORERS[:4]}
+    if len(runs) != 1 or None in next(iter(runs)):
+        return ""
+    n, epochs = runs.pop()
+    return f"networks trained on {n:,} no_sub images, {epochs} epochs"
+
+
 def plot_examples(images, params, n_examples: int, preset: str):
     """Grid of test images (rows: classes), min-max normalised as the networks see them.
 
@@ -50,8 +59,11 @@ def plot_examples(images, params, n_examples: int, preset: str):
     return fig
 
 
-def plot_reconstructions(scores: dict, preset: str):
-    """One test image per class (rows): input, then each model's reconstruction and residual (columns)."""
+def plot_reconstructions(scores: dict, preset: str, scale: str = ""):
+    """One test image per class (rows): input, then each model's reconstruction and residual (columns).
+
+    ``scale`` (:func:`training_scale`) goes into the title: a short training reconstructs poorly.
+    """
     models = [m for m in SCORERS if f"example_{m}" in scores]
     x = scores["example_input"]
     ncol = 1 + 2 * len(models)
@@ -74,7 +86,7 @@ def plot_reconstructions(scores: dict, preset: str):
         ax.set_yticks([])
     if models:
         fig.colorbar(im, ax=axes[:, -1], shrink=0.6, label="residual (min-max units)")
-    fig.suptitle(f"Model {preset}: reconstructions of one test image per class")
+    fig.suptitle(f"Model {preset}: reconstructions of one test image per class" + (f" ({scale})" if scale else ""))
     return fig
 
 
@@ -99,7 +111,8 @@ def plot_roc(scores_by_preset: dict, metrics: dict):
         ax.plot([0, 1], [0, 1], c="0.7", lw=0.8)
         ax.set_xlabel("false positive rate (no_sub flagged)")
         ax.set_ylabel("true positive rate (substructure found)")
-        ax.set_title(f"Model {preset}: no_sub vs spherical + vortex")
+        scale = training_scale(models)
+        ax.set_title(f"Model {preset}: no_sub vs spherical + vortex" + (f"\n{scale}" if scale else ""), fontsize=10)
         ax.legend(fontsize=8, loc="lower right")
     return fig
 
@@ -134,7 +147,8 @@ def lensing_figures(metrics: dict, scores: dict, images: dict, params: dict, his
         table = read_params(params[preset])
         stack = np.load(images[preset], mmap_mode="r")
         save_figure(plot_examples(stack, table, n_examples, preset), out_dir / f"examples_{preset}.png")
-        save_figure(plot_reconstructions(loaded[preset], preset), out_dir / f"reconstructions_{preset}.png")
+        scale = training_scale(metrics["presets"][preset]["models"])
+        save_figure(plot_reconstructions(loaded[preset], preset, scale), out_dir / f"reconstructions_{preset}.png")
         save_figure(plot_score_histograms(loaded[preset], preset), out_dir / f"scores_{preset}.png")
     save_figure(plot_roc(loaded, metrics), out_dir / "roc.png")
     runs = {}
