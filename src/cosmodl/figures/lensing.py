@@ -25,7 +25,7 @@ def training_scale(models: dict) -> str:
     if len(runs) != 1 or None in next(iter(runs)):
         return ""
     n, epochs = runs.pop()
-    return f"networks trained on {n:,} no_sub images, {epochs} epochs"
+    return f"networks trained on {n:,} no_sub images, {epochs} epoch{'s' if epochs != 1 else ''}"
 
 
 def plot_examples(images, params, n_examples: int, preset: str):
