@@ -30,6 +30,21 @@ def roc_auc(labels, scores) -> float:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
+    """Standard error of a ROC-AUC estimated from ``n_pos`` positives and ``n_neg`` negatives.
+
+    Hanley & McNeil (1982): var = [A(1 - A) + (n_pos - 1)(Q1 - A^2) + (n_neg - 1)(Q2 - A^2)] / (n_pos n_neg),
+    with Q1 = A / (2 - A) and Q2 = 2 A^2 / (1 + A): exact for exponential score distributions; for
+    Gaussian ones it is within ~10 % for balanced classes, but up to ~25 % low at AUC > 0.95 with 5:1
+    classes. 0.5 with 1,000 of each gives 0.0129. NaN when either class is empty.
+    """
+    if n_pos < 1 or n_neg < 1 or auc != auc:
+        return float("nan")
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (n_pos * n_neg)
+    return float(np.sqrt(max(var, 0.0)))
+
+
 def average_precision(labels, scores) -> float:
     """Average precision: sum over thresholds of (R_k - R_{k-1}) P_k, tied scores form one threshold."""
     labels, scores = _flat(labels, scores)
