@@ -20,11 +20,36 @@ EXPECTED = {
 }
 NAMES = sorted(EXPECTED)
 
+# 64 x 64 inputs (DeepLenseSim Models II, III): the same three convolutions of kernel 7, stride 2 and
+# padding 3 (64 -> 32 -> 16 -> 8) and their mirror, a 64 x 8 x 8 = 4096 bottleneck
+ENCODER_64 = ENCODER_CONVS
+DECODER_64 = (1000 * 4096 + 4096) + (64 * 32 * 49 + 32) + (32 * 16 * 49 + 16) + (16 * 1 * 49 + 1)
+EXPECTED_64 = {
+    "lensing_dcae": ENCODER_64 + (4096 * 1000 + 1000) + 2 * 1000 + DECODER_64,
+    "lensing_vae": ENCODER_64 + 2 * (4096 * 1000 + 1000) + DECODER_64,
+    "lensing_aae": ENCODER_64 + (4096 * 1000 + 1000) + DECODER_64 + (1000 * 256 + 256) + (256 * 256 + 256) + (256 + 1),
+    "lensing_rbm": 1000 * 4096 + 1000 + 4096,
+}
+
 
 @pytest.mark.parametrize("name", NAMES)
 def test_parameter_count_matches_the_architecture_table(name):
     model = build_model(name, {})
     assert sum(p.numel() for p in model.parameters()) == EXPECTED[name]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_64))
+def test_64_pixel_autoencoders_reconstruct_64_pixel_images(name):
+    model = build_model(name, {"side": 64})
+    assert sum(p.numel() for p in model.parameters()) == EXPECTED_64[name]
+    model.eval()
+    with torch.no_grad():
+        assert model.predict(torch.rand(2, 1, 64, 64)).shape == (2, 1, 64, 64)
+
+
+def test_an_input_size_without_an_architecture_is_one_clear_error():
+    with pytest.raises(ValueError, match="150 or 64 pixels a side, not 100"):
+        build_model("lensing_dcae", {"side": 100})
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,6 +1,7 @@
 """The lensing simulator against lenstronomy called directly, hand computations and its own invariants."""
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -11,7 +12,12 @@ from lensing_configs import small_cfg
 from scipy import stats
 
 from cosmodl.lensing import simulate as S
-from cosmodl.lensing.data import merge_chunks, simulate_chunk
+from cosmodl.lensing.data import merge_chunks, recipe_of, simulate_chunk
+
+
+def recipe(cfg, dataset="A", **changes):
+    """The simulation recipe of ``dataset`` from a validated lensing section, with ``changes``."""
+    return dataclasses.replace(recipe_of(cfg, dataset), **changes)
 
 
 def test_einstein_radius_of_1e12_msun_matches_a_hand_computation():
@@ -46,10 +52,10 @@ def test_image_equals_lenstronomy_called_directly(lensing_cfg):
     from lenstronomy.LightModel.light_model import LightModel
     from lenstronomy.Util import param_util, simulation_util
 
-    pop, image_cfg = lensing_cfg["model_b"], lensing_cfg["image"]
+    pop = lensing_cfg["model_b"]
     p = S.draw_lens(S.image_rng(5, "B", "spherical", "test", 3), pop, "spherical")
     assert p["n_subhalos"] > 0
-    ours, _ = S.render(S.lenstronomy_kwargs(p, "SIE"), image_cfg)
+    ours, _ = S.render(S.lenstronomy_kwargs(p, "SIE"), pop["instrument"])
 
     # the same system written out by hand, with lenstronomy's own ellipticity conversions
     e1, e2 = param_util.phi_q2_ellipticity(p["lens_phi"], p["lens_q"])
@@ -65,7 +71,7 @@ def test_image_equals_lenstronomy_called_directly(lensing_cfg):
     light = [{"amp": ll["amp"], "R_sersic": ll["R_sersic"], "n_sersic": ll["n_sersic"], "e1": le1, "e2": le2,
               "center_x": 0, "center_y": 0}]
     data = ImageData(**simulation_util.data_configure_simple(150, 0.05))
-    psf = PSF(psf_type="GAUSSIAN", fwhm=image_cfg["psf_fwhm"], pixel_size=0.05)
+    psf = PSF(psf_type="GAUSSIAN", fwhm=pop["instrument"]["psf_fwhm"], pixel_size=0.05)
     model = ImageModel(data, psf, LensModel(["SIE", "SHEAR"] + ["POINT_MASS"] * p["n_subhalos"]),
                        LightModel(["SERSIC_ELLIPSE"]), LightModel(["SERSIC_ELLIPSE"]))
     theirs = model.image(lens, source, light)
@@ -88,9 +94,9 @@ def test_summed_point_mass_deflection_equals_lenstronomy_profile_by_profile():
 
 def test_substructure_changes_the_image_only_where_it_lenses(lensing_cfg):
     p = S.draw_lens(S.image_rng(1, "A", "vortex", "train", 0), lensing_cfg["model_a"], "vortex")
-    smooth = dict(p, subhalos=np.zeros((0, 3)))
-    with_line, _ = S.render(S.lenstronomy_kwargs(p, "SIE"), lensing_cfg["image"])
-    without, _ = S.render(S.lenstronomy_kwargs(smooth, "SIE"), lensing_cfg["image"])
+    instrument = lensing_cfg["model_a"]["instrument"]
+    with_line, _ = S.render(S.lenstronomy_kwargs(p, "SIE"), instrument)
+    without, _ = S.render(S.lenstronomy_kwargs(S.without_substructure(p), "SIE"), instrument)
     assert np.abs(with_line - without).max() > 0.01 * without.max()
 
 
@@ -121,22 +127,71 @@ def test_power_law_masses_follow_their_distribution():
     assert stats.kstest(m, cdf).pvalue > 0.01
 
 
-def test_background_noise_has_the_rms_that_the_snr_sets():
+def test_noise_has_the_poisson_and_background_variance_it_claims():
     rng = np.random.default_rng(1)
-    source = np.zeros((200, 200))
-    source[100, 100] = 2.0
-    noisy, rms, _ = S.add_noise(np.zeros_like(source), source, snr=20, exposure_time=1e5, rng=rng)
-    assert rms == pytest.approx(0.1)
-    assert noisy.std() == pytest.approx(0.1, rel=0.02)
+    image = np.full((300, 300), 2.0)
+    image[:150] = 0.0  # sky only
+    t, sky, rms = 300.0, 0.1, 0.02
+    noisy = S.add_noise(image, t, sky, rms, rng)
+    variance = S.noise_variance(image, t, sky, rms)
+    assert variance[0, 0] == pytest.approx(sky / t + rms**2) and variance[-1, -1] == pytest.approx(2.1 / t + rms**2)
+    for rows in (slice(0, 150), slice(150, 300)):  # the sky is subtracted again: unbiased, with that variance
+        assert noisy[rows].mean() == pytest.approx(image[rows].mean(), abs=4 * np.sqrt(variance[rows].mean() / 22500))
+        assert noisy[rows].var() == pytest.approx(variance[rows].mean(), rel=0.03)
+
+
+def test_an_snr_sets_the_background_rms_from_the_lensed_source_peak(lensing_cfg):
+    pop = copy.deepcopy(lensing_cfg["model_a"])
+    pop["noise"].update(snr=[20.0, 20.0], sky=[0.0, 0.0], log10_exposure_time=[9.0, 9.0])
+    p = S.draw_lens(S.image_rng(0, "A", "no_sub", "test", 0), pop, "no_sub")
+    image, source = S.render(S.lenstronomy_kwargs(p, "SIE"), pop["instrument"])
+    noisy, variance = S.observe(image, source, p, True, np.random.default_rng(0))
+    assert p["background_rms"] == pytest.approx(source.max() / 20)
+    assert (noisy - image)[:20, :20].std() == pytest.approx(p["background_rms"], rel=0.1)
+
+
+def test_the_oracles_score_noise_alone_without_substructure_and_more_with_it(lensing_cfg):
+    r = recipe(lensing_cfg, "A")
+    rows = {cls: [S.simulate_image(r, cls, "test", i)[1] for i in range(12)] for cls in S.CLASSES}
+    chi2 = np.array([row["oracle_chi2"] for row in rows["no_sub"]])
+    # 22,500 pixels of unit-variance residuals: reduced chi^2 1 with a scatter of sqrt(2 / 22500) = 0.0094
+    assert np.all(np.abs(chi2 - 1) < 0.05)
+    for cls in ("spherical", "vortex"):
+        assert min(row["oracle_chi2"] for row in rows[cls]) > chi2.max()
+        assert np.mean([row["oracle_mse"] for row in rows[cls]]) > 2 * np.mean([row["oracle_mse"]
+                                                                               for row in rows["no_sub"]])
+    assert all(row["sub_signal"] == 0 for row in rows["no_sub"])
+    # without substructure the MSE oracle is the noise variance in min-max units: mean variance / span^2
+    image, row = S.simulate_image(r, "no_sub", "test", 0)
+    p = S.draw_lens(S.image_rng(r.seed, "A", "no_sub", "test", 0), r.population, "no_sub")
+    noiseless, _ = S.render(S.lenstronomy_kwargs(p, "SIE"), r.population["instrument"])
+    variance = S.noise_variance(noiseless, p["noise"]["exposure_time"], p["noise"]["sky"], 0.0)
+    assert row["oracle_mse"] == pytest.approx(variance.mean() / np.ptp(image) ** 2, rel=0.03)
+
+
+def test_embedded_model_a_images_are_as_clean_as_the_published_floor_requires():
+    """The corner-noise check of issue 17: below 1e-4 in min-max units (the published AAE's no_sub MSE is 1.28e-4)."""
+    from cosmodl.config import load_schema, load_yaml, validate_config
+    from cosmodl.lensing.data import MinMax
+    from cosmodl.lensing.evaluate import corner_noise_variance
+
+    cfg = validate_config(load_yaml("config.yaml"), load_schema())["lensing"]
+    images = np.stack([S.simulate_image(recipe(cfg, "A"), "no_sub", "test", i)[0] for i in range(20)])
+    corner = np.median(corner_noise_variance(MinMax()(images)))
+    assert corner <= 1.0e-4
+    # sky only in the corners: the Poisson variance of 0.1 counts/s over 300 s, over the image's span squared
+    span = np.median(images.max(axis=(1, 2)) - images.min(axis=(1, 2)))
+    assert corner == pytest.approx(0.1 / 300 / span**2, rel=0.15)
 
 
 def test_an_image_depends_only_on_its_own_key(lensing_cfg):
-    args = (lensing_cfg["model_a"], lensing_cfg["image"])
-    a, row_a = S.simulate_image(3, "A", *args, "vortex", "val", 2)
-    b, row_b = S.simulate_image(3, "A", *args, "vortex", "val", 2)
-    assert a.tobytes() == b.tobytes() and row_a == row_b
-    c, _ = S.simulate_image(3, "A", *args, "vortex", "val", 3)
-    d, _ = S.simulate_image(3, "A", *args, "vortex", "test", 2)
+    r = recipe(lensing_cfg, "A", seed=3)
+    a, row_a = S.simulate_image(r, "vortex", "val", 2)
+    b, row_b = S.simulate_image(r, "vortex", "val", 2)
+    assert a.tobytes() == b.tobytes()
+    np.testing.assert_equal(row_a, row_b)  # NaN (the snr of a given background) equal to NaN
+    c, _ = S.simulate_image(r, "vortex", "val", 3)
+    d, _ = S.simulate_image(r, "vortex", "test", 2)
     assert not np.array_equal(a, c) and not np.array_equal(a, d)
 
 
@@ -153,21 +208,22 @@ def test_a_chunk_regenerated_alone_has_the_same_bytes_as_in_the_full_set(tmp_pat
     assert np.load(tmp_path / "again.npy").tobytes() == full[14:21].tobytes()
     assert (tmp_path / "again.csv").read_text() == (tmp_path / "2.csv").read_text()
     items = S.dataset_items(cfg["sizes"])
-    image, _ = S.simulate_image(cfg["seed"], "B", cfg["model_b"], cfg["image"], items[16][1], items[16][0],
-                                items[16][2])
+    image, _ = S.simulate_image(recipe(cfg, "B"), items[16][1], items[16][0], items[16][2])
     assert image.tobytes() == full[16].tobytes()
 
 
-def test_model_b_floats_the_redshifts_and_snr(lensing_cfg):
+def test_model_b_floats_the_redshifts_and_the_exposure(lensing_cfg):
     rows = [S.draw_lens(S.image_rng(0, "B", "no_sub", "train", i), lensing_cfg["model_b"], "no_sub")
             for i in range(40)]
     z_l = np.array([r["z_lens"] for r in rows])
-    snr = np.array([r["snr"] for r in rows])
+    t = np.array([r["exposure_time"] for r in rows])
     assert 0.4 <= z_l.min() < z_l.max() <= 0.6 and z_l.std() > 0.03
-    assert 10 <= snr.min() and snr.max() <= 30 and snr.std() > 3
+    # 75-675 s: the noise of SNR 10-30 where Model A's 300 s is SNR 20 (SNR ~ sqrt(t))
+    assert 75 <= t.min() < 150 and 450 < t.max() <= 675.1
     fixed = [S.draw_lens(S.image_rng(0, "A", "no_sub", "train", i), lensing_cfg["model_a"], "no_sub")
              for i in range(5)]
-    assert {r["z_lens"] for r in fixed} == {0.5} and {r["snr"] for r in fixed} == {20.0}
+    assert {r["z_lens"] for r in fixed} == {0.5}
+    assert [r["exposure_time"] for r in fixed] == pytest.approx([300.0] * 5, rel=1e-4)
 
 
 def test_source_below_the_lens_is_an_error(lensing_cfg):
@@ -210,3 +266,181 @@ def test_every_spherical_image_holds_a_subhalo_and_the_number_is_a_zero_truncate
     # mean of a Poisson conditioned on n >= 1: lam / (1 - e^-lam) = 1.395; standard error 0.015
     assert n.mean() == pytest.approx(lam / (1 - np.exp(-lam)), abs=0.05)
     assert np.mean(n == 1) == pytest.approx(lam * np.exp(-lam) / (1 - np.exp(-lam)), abs=0.04)
+
+
+# --- DeepLenseSim's Models I-III against lenstronomy called as DeepLenseSim calls it ------------------
+
+# lenstronomy 1.9.2's ObservationConfig (the version DeepLenseSim used): Euclid VIS and HST WFC3 F160W
+EUCLID_VIS_1_9 = {"read_noise": 4.2, "pixel_scale": 0.101, "ccd_gain": 3.1, "exposure_time": 565.0,
+                  "sky_brightness": 22.35, "magnitude_zero_point": 24.0, "num_exposures": 4, "seeing": 0.16,
+                  "psf_type": "GAUSSIAN"}
+HST_F160W = {"read_noise": 4, "pixel_scale": 0.08, "ccd_gain": 2.5, "exposure_time": 5400.0, "sky_brightness": 22.3,
+             "magnitude_zero_point": 25.96, "num_exposures": 1, "seeing": 0.08, "psf_type": "GAUSSIAN"}
+BANDS = {"II": EUCLID_VIS_1_9, "III": HST_F160W}
+
+
+def deeplensesim_einstein_radius(mass=1e12, z_halo=0.5, z_gal=1.0):
+    """DeepLens.mass_to_radius: its cosmology and its luminosity distances, D_ls = D_s - D_l."""
+    from astropy.cosmology import FlatLambdaCDM
+
+    cosmo = FlatLambdaCDM(H0=70, Om0=0.3, Ob0=0.05)
+    d_l, d_s = cosmo.luminosity_distance(z_halo).to(u.m), cosmo.luminosity_distance(z_gal).to(u.m)
+    return float((np.sqrt(4 * const.G * mass * const.M_sun / const.c**2 * (d_s - d_l) / (d_l * d_s)) * 206265).value)
+
+
+def deeplensesim_lens(p):
+    """DeepLens.make_single_halo + make_old_cdm / make_vortex, with our drawn subhaloes."""
+    theta_e = deeplensesim_einstein_radius()
+    lens = [{"theta_E": theta_e, "e1": 0.1, "e2": 0, "center_x": 0, "center_y": 0.0}, {"gamma1": 0.05, "gamma2": 0}]
+    lens += [{"theta_E": t, "center_x": x, "center_y": y} for x, y, t in p["subhalos"]]
+    return ["SIE", "SHEAR"] + ["POINT_MASS"] * len(p["subhalos"]), lens
+
+
+@pytest.mark.parametrize("cls", ["spherical", "vortex"])
+def test_model_i_image_equals_deeplensesims_simple_sim(lensing_cfg, cls):
+    from lenstronomy.Data.imaging_data import ImageData
+    from lenstronomy.Data.psf import PSF
+    from lenstronomy.ImSim.image_model import ImageModel
+    from lenstronomy.LensModel.lens_model import LensModel
+    from lenstronomy.LightModel.light_model import LightModel
+    from lenstronomy.Util import util
+
+    pop = lensing_cfg["model_i"]
+    p = S.draw_lens(S.image_rng(0, "I", cls, "test", 1), pop, cls)
+    ours, _ = S.render(S.lenstronomy_kwargs(p, "SIE"), pop["instrument"])
+    # DeepLens.simple_sim, noiseless part, written as it is there
+    _, _, ra0, dec0, _, _, pix2coord, _ = util.make_grid_with_coordtransform(150, 0.05, subgrid_res=1, center_ra=0,
+                                                                            center_dec=0, inverse=False)
+    data = ImageData(background_rms=0.01, exposure_time=1000.0, ra_at_xy_0=ra0, dec_at_xy_0=dec0,
+                     transform_pix2angle=pix2coord, image_data=np.zeros((150, 150)))
+    psf = PSF(psf_type="GAUSSIAN", fwhm=0.087, pixel_size=0.05, truncation=3)
+    lens_list, kwargs_lens = deeplensesim_lens(p)
+    source = [{"amp": 20, "R_sersic": 0.25, "n_sersic": 1, "e1": -0.1, "e2": 0.1, "center_x": p["source"]["x"],
+               "center_y": p["source"]["y"]}]
+    model = ImageModel(data, psf, lens_model_class=LensModel(lens_list),
+                       source_model_class=LightModel(["SERSIC_ELLIPSE"]),
+                       kwargs_numerics={"supersampling_factor": 1, "supersampling_convolution": False})
+    theirs = model.image(kwargs_lens, source, kwargs_lens_light=None, kwargs_ps=None)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-9 * theirs.max())
+    assert -0.35 <= p["source"]["x"] <= 0.35 and -0.35 <= p["source"]["y"] <= 0.35
+
+
+@pytest.mark.parametrize("preset", ["II", "III"])
+def test_euclid_and_hst_presets_are_lenstronomys_simulation_api(lensing_cfg, preset):
+    from lenstronomy.SimulationAPI.sim_api import SimAPI
+
+    pop = lensing_cfg[S.PRESET_KEYS[preset]]
+    p = S.draw_lens(S.image_rng(0, preset, "spherical", "test", 2), pop, "spherical")
+    ours, _ = S.render(S.lenstronomy_kwargs(p, "SIE"), pop["instrument"])
+    # DeepLens.simple_sim_2 (with the image model it computes, not its doubled return value)
+    lens_list, kwargs_lens = deeplensesim_lens(p)
+    sim = SimAPI(64, BANDS[preset], {"lens_model_list": lens_list, "source_light_model_list": ["SERSIC_ELLIPSE"]})
+    image_model = sim.image_model_class({"point_source_supersampling_factor": 1})
+    _, kwargs_source, _ = sim.magnitude2amplitude(None, [{"magnitude": 20, "R_sersic": 0.25, "n_sersic": 1, "e1": -0.1,
+                                                          "e2": 0.1, "center_x": p["source"]["x"],
+                                                          "center_y": p["source"]["y"]}])
+    theirs = image_model.image(kwargs_lens, kwargs_source, None)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-9 * theirs.max())
+    # the preset's noise is the band's: background rms and the summed exposure time
+    assert pop["noise"]["background_rms"][0] == pytest.approx(sim.background_noise, rel=1e-9)
+    assert 10 ** pop["noise"]["log10_exposure_time"][0] == pytest.approx(sim.exposure_time, rel=1e-9)
+    assert pop["instrument"]["pixel_scale"] == BANDS[preset]["pixel_scale"]
+
+
+def test_deeplensesim_presets_keep_its_lens_its_25_subhaloes_and_its_axion_vortex(lensing_cfg):
+    pop = lensing_cfg["model_ii"]
+    assert pop["lens"]["einstein_radius"][0] == pytest.approx(deeplensesim_einstein_radius(), rel=1e-9)
+    sph = [S.draw_lens(S.image_rng(0, "II", "spherical", "train", i), pop, "spherical") for i in range(20)]
+    assert {p["n_subhalos"] for p in sph} == {25}
+    # a subhalo of mass m has theta_E of DeepLens.mass_to_radius(m) = theta_E(1e12) sqrt(m / 1e12)
+    masses = np.concatenate([(p["subhalos"][:, 2] / p["theta_e"]) ** 2 * 1e12 for p in sph])
+    assert 1e6 * 0.999 <= masses.min() and masses.max() <= 1e10 * 1.001
+    radii = np.concatenate([np.hypot(*p["subhalos"][:, :2].T) for p in sph])
+    assert 0.25 <= radii.min() and radii.max() <= 2.0
+    for i in range(5):
+        p = S.draw_lens(S.image_rng(0, "II", "vortex", "train", i), pop, "vortex")
+        xy, theta = p["subhalos"][:, :2], p["subhalos"][:, 2]
+        assert len(xy) == 100 and np.allclose(xy.mean(axis=0), 0, atol=1e-12)  # centred on the lens
+        assert np.hypot(*(xy[-1] - xy[0])) == pytest.approx(p["vortex_length"])
+        # 3e10 Msun in 100 equal masses: theta_E(3e8 Msun) each; the length 6e-24 eV / m in 0.06-6 arcsec
+        assert np.allclose(theta, p["theta_e"] * np.sqrt(3e8 / 1e12))
+        assert 0.06 <= p["vortex_length"] <= 6.0
+    assert S.axion_vortex_length(1e-24) == pytest.approx(6.0) and S.axion_vortex_length(1e-22) == pytest.approx(0.06)
+
+
+def test_model_ii_without_noise_is_the_noiseless_rendering(lensing_cfg):
+    cfg = copy.deepcopy(lensing_cfg)
+    cfg["model_ii"]["noise"]["enabled"] = False
+    image, row = S.simulate_image(recipe(cfg, "II"), "no_sub", "test", 0)
+    p = S.draw_lens(S.image_rng(cfg["seed"], "II", "no_sub", "test", 0), cfg["model_ii"], "no_sub")
+    expected, _ = S.render(S.lenstronomy_kwargs(p, "SIE"), cfg["model_ii"]["instrument"])
+    np.testing.assert_array_equal(image, expected.astype(np.float32))
+    assert row["background_rms"] == 0 and np.isnan(row["oracle_chi2"])
+
+
+# --- sampling: PyLensing's lattice, and substructure that is not rendered -------------------------------
+
+def lattice_rows(cfg, preset="A"):
+    r = recipe(cfg, preset, sampling="lattice")
+
+    def draw(cls, split, i):
+        rng = S.image_rng(cfg["seed"], preset, cls, split, i)
+        return S.draw_lens(rng, r.population, cls, S.parameter_draws(r, cls, split, i, rng))
+
+    return {cls: [draw(cls, split, i) for split in S.SPLITS for i in range(cfg["sizes"][split])] for cls in S.CLASSES}
+
+
+def test_lattice_sampling_gives_each_class_its_own_value_sets_shared_by_its_splits():
+    cfg = small_cfg(train=12, val=3, test=5)
+    rows = lattice_rows(cfg)
+    values = {cls: {key: {r[key] for r in rows[cls]} for key in ("lens_q", "shear", "source_amp")}
+              for cls in S.CLASSES}
+    for cls in S.CLASSES:
+        for key, found in values[cls].items():
+            assert 1 < len(found) <= cfg["lattice_values"]  # 20 images take at most 5 values each
+    for key in ("lens_q", "shear", "source_amp"):  # each class draws its own lattice
+        assert not values["no_sub"][key] & values["spherical"][key]
+        assert not values["no_sub"][key] & values["vortex"][key]
+    # a test image shares its values with the training images of its class; no two images share a lattice point
+    n_train = cfg["sizes"]["train"]
+    points = [tuple(r[k] for k in ("lens_q", "lens_phi", "shear", "shear_phi", "source_x", "source_y",
+                                   "source_amp")) for r in rows["no_sub"]]
+    assert len(set(points)) == len(points)
+    for r in rows["no_sub"][-cfg["sizes"]["test"]:]:
+        assert r["lens_q"] in {t["lens_q"] for t in rows["no_sub"][:n_train]}
+    # the fixed parameters stay fixed, and the image's own draws (subhaloes) are those of iid sampling
+    assert {r["z_lens"] for r in rows["spherical"]} == {0.5}
+    iid = S.draw_lens(S.image_rng(cfg["seed"], "A", "spherical", "val", 1), cfg["model_a"], "spherical")
+    np.testing.assert_array_equal(rows["spherical"][n_train + 1]["subhalos"], iid["subhalos"])
+
+
+def test_iid_sampling_shares_no_parameter_value_between_images():
+    cfg = small_cfg(train=12, val=3, test=5)
+    rows = [S.draw_lens(S.image_rng(cfg["seed"], "A", "no_sub", "train", i), cfg["model_a"], "no_sub")
+            for i in range(12)]
+    assert len({r["lens_q"] for r in rows}) == 12
+
+
+def test_a_lattice_smaller_than_its_class_is_one_clear_error():
+    from cosmodl.errors import ConfigError
+
+    cfg = small_cfg(train=12, val=3, test=5)
+    cfg["lattice_values"] = 1
+    with pytest.raises(ConfigError, match="lensing.lattice_values = 1"):
+        lattice_rows(cfg)
+
+
+@pytest.mark.parametrize("cls", ["spherical", "vortex"])
+def test_null_substructure_renders_the_image_of_the_same_lens_without_subhaloes(lensing_cfg, cls):
+    cfg = copy.deepcopy(lensing_cfg)
+    cfg["model_a"]["noise"]["enabled"] = False  # compare the renderings themselves
+    null_image, null_row = S.simulate_image(recipe(cfg, "A", substructure="null"), cls, "test", 4)
+    real_image, real_row = S.simulate_image(recipe(cfg, "A"), cls, "test", 4)
+    p = S.draw_lens(S.image_rng(cfg["seed"], "A", cls, "test", 4), cfg["model_a"], cls)
+    assert p["n_subhalos"] > 0
+    smooth, _ = S.render(S.lenstronomy_kwargs(S.without_substructure(p), "SIE"), cfg["model_a"]["instrument"])
+    # the no_sub rendering of the same lens and source, bit for bit; the real image differs
+    np.testing.assert_array_equal(null_image, smooth.astype(np.float32))
+    assert np.abs(real_image - null_image).max() > 1e-3 * null_image.max()
+    assert null_row["n_subhalos"] == 0 and null_row["sub_signal"] == 0 and real_row["n_subhalos"] == p["n_subhalos"]
+    assert null_row["lens_q"] == real_row["lens_q"] and null_row["source_x"] == real_row["source_x"]

@@ -1,7 +1,11 @@
-"""The lensing data sets on disk: simulated chunks, their merge into one stack per preset, the split.
+"""The lensing data sets on disk: simulated chunks, their merge into one stack per data set, the split.
 
-Files of a preset (``results/lensing/data/<preset>/``)
-------------------------------------------------------
+A *data set* is a preset simulated under one sampling scheme: its name is the preset (``A``,
+``II``) for ``iid`` sampling and ``<preset>-lattice`` for ``lattice`` sampling
+(:func:`dataset_names`).
+
+Files of a data set (``results/lensing/data/<dataset>/``)
+---------------------------------------------------------
 ``images.npy``
     float32 (N, num_pix, num_pix), counts/s, in :func:`~cosmodl.lensing.simulate.dataset_items`
     order (splits train, val, test; within each the classes no_sub, spherical, vortex).
@@ -10,7 +14,9 @@ Files of a preset (``results/lensing/data/<preset>/``)
     (:data:`~cosmodl.lensing.simulate.PARAM_COLUMNS`).
 ``split.json``
     A :func:`cosmodl.splits.split_record`: every image was drawn for its split from its own
-    seed stream, so no image or parameter set is shared between sets (``leaky: false``).
+    seed stream, so no image is shared between sets. Under ``iid`` sampling no parameter value is
+    shared either (``leaky: false``); under ``lattice`` sampling the images of a class share its
+    lattice's values across splits by design (``leaky: true``).
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ import pandas as pd
 
 from ..io import atomic_output, write_json
 from ..splits import ROLE_NAMES, split_record
-from .simulate import CLASSES, PARAM_COLUMNS, PRESET_KEYS, SPLITS, chunk_items, simulate_items
+from .sampling import SAMPLINGS
+from .simulate import CLASSES, PARAM_COLUMNS, PRESET_KEYS, PRESETS, SPLITS, Recipe, chunk_items, simulate_items
 
 log = logging.getLogger(__name__)
 ANOMALY_MODELS = ("dcae", "vae", "aae", "rbm")
@@ -31,31 +38,61 @@ CLASS_LABEL = {cls: i for i, cls in enumerate(CLASSES)}
 ROLE_OF_SPLIT = {name: role for role, name in ROLE_NAMES.items()}
 
 
-def simulate_chunk(cfg: dict, preset: str, chunk: int, images_out, params_out, workers: int = 1) -> None:
-    """Simulate chunk ``chunk`` of ``preset`` and write its images (.npy) and parameters (.csv).
+def dataset_names(cfg: dict) -> list[str]:
+    """The data sets of a run: every preset under every sampling scheme (``lensing.presets`` x ``lensing.sampling``)."""
+    return [preset if sampling == "iid" else f"{preset}-{sampling}" for preset in cfg["presets"]
+            for sampling in cfg["sampling"]]
+
+
+def parse_dataset(name: str) -> tuple[str, str]:
+    """(preset, sampling) of a data-set name (:func:`dataset_names`)."""
+    preset, _, sampling = name.partition("-")
+    sampling = sampling or "iid"
+    if preset not in PRESETS or sampling not in SAMPLINGS or name.endswith("-iid"):
+        raise ValueError(f"unknown lensing data set {name!r}: expected a preset {PRESETS}, optionally followed by "
+                         "'-lattice'")
+    return preset, sampling
+
+
+def recipe_of(cfg: dict, dataset: str) -> Recipe:
+    """The simulation recipe of data set ``dataset`` from ``config['lensing']``."""
+    preset, sampling = parse_dataset(dataset)
+    return Recipe(seed=cfg["seed"], preset=preset, population=cfg[PRESET_KEYS[preset]], numerics=cfg["image"],
+                  sampling=sampling, lattice_values=cfg["lattice_values"], substructure=cfg["substructure"],
+                  sizes=dict(cfg["sizes"]))
+
+
+def simulate_chunk(cfg: dict, dataset: str, chunk: int, images_out, params_out, workers: int = 1) -> None:
+    """Simulate chunk ``chunk`` of ``dataset`` and write its images (.npy) and parameters (.csv).
 
     Parameters
     ----------
     cfg : dict
-        ``config['lensing']`` (seed, sizes, chunk_size, image, model_a / model_b).
-    preset : {'A', 'B'}
+        ``config['lensing']`` (seed, sizes, chunk_size, image, sampling, lattice_values,
+        substructure and the data set's population).
+    dataset : str
+        A name of :func:`dataset_names`.
     workers : int
         Processes (the rule's threads).
     """
     from .resources import check_memory
 
+    recipe = recipe_of(cfg, dataset)
     check_memory("simulate", cfg)
     items = chunk_items(cfg["sizes"], cfg["chunk_size"], chunk)
-    images, rows = simulate_items(cfg["seed"], preset, cfg[PRESET_KEYS[preset]], cfg["image"], items, workers)
+    images, rows = simulate_items(recipe, items, workers)
     with atomic_output(images_out) as tmp:
         np.save(tmp, images)
     with atomic_output(params_out) as tmp:
         pd.DataFrame(rows, columns=["split", "class", "index", *PARAM_COLUMNS]).to_csv(tmp, index=False)
-    log.info("preset %s chunk %d: %d images", preset, chunk, len(images))
+    log.info("data set %s chunk %d: %d images", dataset, chunk, len(images))
 
 
-def merge_chunks(image_chunks, param_chunks, images_out, params_out, split_out, seed: int) -> None:
-    """Concatenate the chunks of a preset (in order) into one stack, table and split record.
+def merge_chunks(image_chunks, param_chunks, images_out, params_out, split_out, seed: int,
+                 sampling: str = "iid") -> None:
+    """Concatenate the chunks of a data set (in order) into one stack, table and split record.
+
+    ``sampling`` (iid or lattice) decides the record's ``leaky`` flag.
 
     Raises
     ------
@@ -80,7 +117,8 @@ def merge_chunks(image_chunks, param_chunks, images_out, params_out, split_out, 
         params.to_csv(tmp, index=False)
     roles = params["split"].map(ROLE_OF_SPLIT).to_numpy(np.int8)
     counts = {s: {c: int(((params["split"] == s) & (params["class"] == c)).sum()) for c in CLASSES} for s in SPLITS}
-    write_json(split_record(roles, "generated", {"seed": seed}, leaky=False, per_class=counts), split_out)
+    write_json(split_record(roles, "generated", {"seed": seed, "sampling": sampling}, leaky=sampling == "lattice",
+                            per_class=counts), split_out)
 
 
 def read_params(path) -> pd.DataFrame:

@@ -57,18 +57,24 @@ def loss_of(name: str, model):
     return None
 
 
-def train_lensing_model(cfg: dict, preset: str, name: str, images_path, params_path, model_out, history_out,
+def model_settings(cfg: dict, images_path) -> dict:
+    """``lensing.model`` with the side of the images (the autoencoders' input size)."""
+    return {**cfg["model"], "side": int(np.load(images_path, mmap_mode="r").shape[-1])}
+
+
+def train_lensing_model(cfg: dict, dataset: str, name: str, images_path, params_path, model_out, history_out,
                         workdir, threads: int | None = None) -> dict:
-    """Train network ``name`` on preset ``preset``; write the model record and the per-epoch history.
+    """Train network ``name`` on data set ``dataset``; write the model record and the per-epoch history.
 
     Parameters
     ----------
     cfg : dict
         ``config['lensing']`` (``model``, ``train``, ``train_overrides`` are read).
-    preset : {'A', 'B'}
+    dataset : str
+        A data set of :func:`cosmodl.lensing.data.dataset_names` (``A``, ``II``, ``A-lattice``).
     name : {'dcae', 'vae', 'aae', 'rbm', 'resnet'}
     images_path, params_path : path
-        The preset's image stack and parameter table (:mod:`cosmodl.lensing.data`).
+        The data set's image stack and parameter table (:mod:`cosmodl.lensing.data`).
     model_out, history_out, workdir : path
     threads : int, optional
 
@@ -83,16 +89,17 @@ def train_lensing_model(cfg: dict, preset: str, name: str, images_path, params_p
     train_ds, val_ds, train_idx, val_idx = _datasets(name, images_path, params, normaliser(kind))
     tcfg = train_config(cfg, name)
     torch.manual_seed(tcfg.seed)
-    model = build_model(REGISTERED[name], cfg["model"])
-    data_fingerprint = fingerprint(name, preset, kind, cfg["model"], digest(images_path), train_idx.tolist(),
+    model_cfg = model_settings(cfg, images_path)
+    model = build_model(REGISTERED[name], model_cfg)
+    data_fingerprint = fingerprint(name, dataset, kind, model_cfg, digest(images_path), train_idx.tolist(),
                                    val_idx.tolist())
     result = fit(model, train_ds, val_ds, tcfg, workdir, history_out, loss_fn=loss_of(name, model),
                  augment=image_symmetries if name == "resnet" else None, data_fingerprint=data_fingerprint,
                  threads=threads)
     if not is_main_process():
         return {}
-    summary = {"model": name, "preset": preset, "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
+    summary = {"model": name, "dataset": dataset, "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
                **result.summary(tcfg), "train": tcfg.as_dict()}
-    save_model(model_out, REGISTERED[name], cfg["model"], model, normalisation=kind, summary=summary)
-    log.info("trained %s on preset %s: %s", name, preset, summary)
+    save_model(model_out, REGISTERED[name], model_cfg, model, normalisation=kind, summary=summary)
+    log.info("trained %s on data set %s: %s", name, dataset, summary)
     return summary

@@ -9,15 +9,20 @@ on a CPU); evaluation holds the normalised test images, a reconstruction and the
 from __future__ import annotations
 
 from ..resources import require_memory
-from .simulate import CLASSES
+from .simulate import CLASSES, PRESET_KEYS
 
 BASE_MB = 400  # interpreter, numpy, astropy, lenstronomy
 TORCH_BASE_MB = 1500  # + torch and the largest network (RBM, 22.5 M weights) with Adam state
 MB = 2**20
 
 
+def _num_pix(cfg: dict) -> int:
+    """The largest image side of the run's presets."""
+    return max(cfg[PRESET_KEYS[p]]["instrument"]["num_pix"] for p in cfg["presets"])
+
+
 def _image_mb(cfg: dict) -> float:
-    return cfg["image"]["num_pix"] ** 2 * 4 / MB
+    return _num_pix(cfg) ** 2 * 4 / MB
 
 
 def estimate_mb(step: str, cfg: dict) -> int:
@@ -39,7 +44,7 @@ def estimate_mb(step: str, cfg: dict) -> int:
         return int(TORCH_BASE_MB + batch * 25 * image / 0.086)
     if step == "evaluate":
         return evaluate_mb(cfg["sizes"]["test"] * len(CLASSES),
-                           min(cfg["baselines"]["max_fit_images"], cfg["sizes"]["train"]), cfg["image"]["num_pix"])
+                           min(cfg["baselines"]["max_fit_images"], cfg["sizes"]["train"]), _num_pix(cfg))
     if step == "small":
         return 1000
     raise ValueError(f"unknown lensing step {step!r}")

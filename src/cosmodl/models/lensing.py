@@ -1,8 +1,11 @@
 """Lensing networks: the anomaly detectors of Reddy et al. (2020) and a supervised ResNet-18.
 
-All take images ``(B, 1, 150, 150)`` in [0, 1] (per-image min-max) except the ResNet, which
-takes any scale. The autoencoders' ``predict`` is the deterministic reconstruction
-``(B, 1, 150, 150)`` that the anomaly score (per-image MSE) is computed from:
+All take images ``(B, 1, S, S)`` in [0, 1] (per-image min-max) except the ResNet, which takes
+any scale and size. The autoencoders take ``S`` = 150 (the original's architecture) or 64
+(DeepLenseSim's Models II and III: the same three convolutions and their mirror, with kernel 7,
+stride 2 and padding 3, so that 64 -> 32 -> 16 -> 8 and a 64 x 8 x 8 bottleneck; see
+:data:`GEOMETRY`). Their ``predict`` is the deterministic reconstruction ``(B, 1, S, S)`` that the
+anomaly score (per-image MSE) is computed from:
 
 * :class:`DCAE` - convolutional autoencoder, 1000-d latent with BatchNorm1d;
 * :class:`VAE` - the same encoder with (mu, log sigma^2) heads; scored on the decoding of mu;
@@ -31,34 +34,65 @@ from ..training import build_optimizer, build_scheduler
 from .heads import ImageResNet
 from .registry import register_model
 
-SIDE = 150
-BOTTLENECK = (64, 9, 9)
-FLAT = 64 * 9 * 9  # 5184
+# Per input side: the encoder's convolutions (kernel, stride, padding), the decoder's transposed
+# convolutions (kernel, stride, padding, output padding) and the bottleneck's side (64 channels).
+# 150: the original (note's table): 150 -> 49 -> 15 -> 9 and back. 64: stride 2, 64 -> 32 -> 16 -> 8 and back.
+GEOMETRY = {
+    150: {"encoder": ((7, 3, 1), (7, 3, 1), (7, 1, 0)), "decoder": ((7, 1, 0, 0), (7, 3, 1, 2), (6, 3, 1, 2)),
+          "bottleneck": 9},
+    64: {"encoder": ((7, 2, 3), (7, 2, 3), (7, 2, 3)), "decoder": ((7, 2, 3, 1), (7, 2, 3, 1), (7, 2, 3, 1)),
+         "bottleneck": 8},
+}
+AUTOENCODER_SIDES = tuple(GEOMETRY)
+CHANNELS = (1, 16, 32, 64)
 
 
-def _encoder_convs(final_activation: bool) -> nn.Sequential:
-    """1x150x150 -> 64x9x9: Conv(1,16,k7,s3,p1) ReLU, Conv(16,32,k7,s3,p1) ReLU, Conv(32,64,k7)."""
-    layers = [nn.Conv2d(1, 16, 7, stride=3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 7, stride=3, padding=1),
-              nn.ReLU(), nn.Conv2d(32, 64, 7)]
-    if final_activation:
-        layers.append(nn.ReLU())
+def _geometry(side: int) -> dict:
+    if side not in GEOMETRY:
+        raise ConfigError(f"lensing autoencoders take images of {' or '.join(map(str, GEOMETRY))} pixels a side, "
+                          f"not {side}")
+    return GEOMETRY[side]
+
+
+def flat_size(side: int) -> int:
+    """Units of the flattened bottleneck, 64 x b x b: 5184 for 150-pixel images, 4096 for 64."""
+    return CHANNELS[-1] * _geometry(side)["bottleneck"] ** 2
+
+
+def _encoder_convs(final_activation: bool, side: int = 150) -> nn.Sequential:
+    """1 x S x S -> 64 x b x b, flattened: three convolutions with ReLU between (and after, if asked).
+
+    S = 150: Conv(1,16,k7,s3,p1) ReLU, Conv(16,32,k7,s3,p1) ReLU, Conv(32,64,k7), as the original.
+    """
+    layers = []
+    for k, (kernel, stride, pad) in enumerate(_geometry(side)["encoder"]):
+        layers.append(nn.Conv2d(CHANNELS[k], CHANNELS[k + 1], kernel, stride=stride, padding=pad))
+        if k < 2 or final_activation:
+            layers.append(nn.ReLU())
     return nn.Sequential(*layers, nn.Flatten())
 
 
 class Decoder(nn.Module):
-    """latent -> 1x150x150 in (0, 1): Linear, 64x9x9, ConvT(64,32,k7) ReLU, ConvT(32,16,k7,s3,p1,op2) ReLU,
-    ConvT(16,1,k6,s3,p1,op2), sigmoid."""
+    """latent -> 1 x S x S in (0, 1): Linear, 64 x b x b, three transposed convolutions, sigmoid.
 
-    def __init__(self, latent: int):
+    S = 150: ConvT(64,32,k7) ReLU, ConvT(32,16,k7,s3,p1,op2) ReLU, ConvT(16,1,k6,s3,p1,op2), as the original
+    (whose Tanh is a sigmoid here: the data are in [0, 1]).
+    """
+
+    def __init__(self, latent: int, side: int = 150):
         super().__init__()
-        self.linear = nn.Linear(latent, FLAT)
-        self.deconv = nn.Sequential(
-            nn.ConvTranspose2d(64, 32, 7), nn.ReLU(),
-            nn.ConvTranspose2d(32, 16, 7, stride=3, padding=1, output_padding=2), nn.ReLU(),
-            nn.ConvTranspose2d(16, 1, 6, stride=3, padding=1, output_padding=2), nn.Sigmoid())
+        geometry = _geometry(side)
+        self.bottleneck = (CHANNELS[-1], geometry["bottleneck"], geometry["bottleneck"])
+        self.linear = nn.Linear(latent, flat_size(side))
+        layers = []
+        for k, (kernel, stride, pad, out_pad) in enumerate(geometry["decoder"]):
+            layers.append(nn.ConvTranspose2d(CHANNELS[3 - k], CHANNELS[2 - k], kernel, stride=stride, padding=pad,
+                                             output_padding=out_pad))
+            layers.append(nn.ReLU() if k < 2 else nn.Sigmoid())
+        self.deconv = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.deconv(self.linear(z).view(-1, *BOTTLENECK))
+        return self.deconv(self.linear(z).view(-1, *self.bottleneck))
 
 
 def _check_latent(latent: int) -> None:
@@ -69,12 +103,12 @@ def _check_latent(latent: int) -> None:
 class DCAE(nn.Module):
     """Deep convolutional autoencoder (encoder ends Linear(5184, latent) + BatchNorm1d)."""
 
-    def __init__(self, latent: int = 1000):
+    def __init__(self, latent: int = 1000, side: int = 150):
         super().__init__()
         _check_latent(latent)
-        self.encoder = nn.Sequential(_encoder_convs(final_activation=False), nn.Linear(FLAT, latent),
-                                     nn.BatchNorm1d(latent))
-        self.decoder = Decoder(latent)
+        self.encoder = nn.Sequential(_encoder_convs(final_activation=False, side=side),
+                                     nn.Linear(flat_size(side), latent), nn.BatchNorm1d(latent))
+        self.decoder = Decoder(latent, side)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
@@ -90,16 +124,16 @@ class VAE(nn.Module):
     deterministic (the original sampled z at evaluation).
     """
 
-    def __init__(self, latent: int = 1000, beta: float = 5e-5):
+    def __init__(self, latent: int = 1000, beta: float = 1e-6, side: int = 150):
         super().__init__()
         _check_latent(latent)
         if beta < 0:
             raise ConfigError(f"lensing.model.beta = {beta}: must be >= 0")
         self.beta = float(beta)
-        self.encoder = _encoder_convs(final_activation=True)
-        self.mu = nn.Linear(FLAT, latent)
-        self.logvar = nn.Linear(FLAT, latent)
-        self.decoder = Decoder(latent)
+        self.encoder = _encoder_convs(final_activation=True, side=side)
+        self.mu = nn.Linear(flat_size(side), latent)
+        self.logvar = nn.Linear(flat_size(side), latent)
+        self.decoder = Decoder(latent, side)
 
     def forward(self, x: torch.Tensor):
         h = self.encoder(x)
@@ -124,15 +158,16 @@ class AAE(nn.Module):
     from encodings; each batch takes three steps (:meth:`training_step`).
     """
 
-    def __init__(self, latent: int = 1000, prior_std: float = 5.0, regularisation_lr: float = 1e-4):
+    def __init__(self, latent: int = 1000, prior_std: float = 5.0, regularisation_lr: float = 1e-4, side: int = 150):
         super().__init__()
         _check_latent(latent)
         if prior_std <= 0 or regularisation_lr <= 0:
             raise ConfigError(f"lensing.model.prior_std = {prior_std} and regularisation_lr = {regularisation_lr}: "
                               "both must be > 0")
         self.prior_std, self.regularisation_lr = float(prior_std), float(regularisation_lr)
-        self.encoder = nn.Sequential(_encoder_convs(final_activation=True), nn.Linear(FLAT, latent))
-        self.decoder = Decoder(latent)
+        self.encoder = nn.Sequential(_encoder_convs(final_activation=True, side=side),
+                                     nn.Linear(flat_size(side), latent))
+        self.decoder = Decoder(latent, side)
         self.discriminator = nn.Sequential(nn.Linear(latent, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
                                            nn.Linear(256, 1), nn.Sigmoid())
 
@@ -182,7 +217,7 @@ class RBM(nn.Module):
     sigmoid(W^T sigmoid(W v + b_h) + b_v), the score's input.
     """
 
-    def __init__(self, visible: int = SIDE * SIDE, hidden: int = 1000, cd_steps: int = 1, init_std: float = 0.01):
+    def __init__(self, visible: int = 150 * 150, hidden: int = 1000, cd_steps: int = 1, init_std: float = 0.01):
         super().__init__()
         _check_latent(hidden)
         if cd_steps < 1 or init_std <= 0:
@@ -240,22 +275,24 @@ class RBM(nn.Module):
 
 @register_model("lensing_dcae")
 def _build_dcae(cfg: dict) -> nn.Module:
-    return DCAE(cfg.get("latent", 1000))
+    return DCAE(cfg.get("latent", 1000), cfg.get("side", 150))
 
 
 @register_model("lensing_vae")
 def _build_vae(cfg: dict) -> nn.Module:
-    return VAE(cfg.get("latent", 1000), cfg.get("beta", 5e-5))
+    return VAE(cfg.get("latent", 1000), cfg.get("beta", 1e-6), cfg.get("side", 150))
 
 
 @register_model("lensing_aae")
 def _build_aae(cfg: dict) -> nn.Module:
-    return AAE(cfg.get("latent", 1000), cfg.get("prior_std", 5.0), cfg.get("regularisation_lr", 1e-4))
+    return AAE(cfg.get("latent", 1000), cfg.get("prior_std", 5.0), cfg.get("regularisation_lr", 1e-4),
+               cfg.get("side", 150))
 
 
 @register_model("lensing_rbm")
 def _build_rbm(cfg: dict) -> nn.Module:
-    return RBM(SIDE * SIDE, cfg.get("latent", 1000), cfg.get("cd_steps", 1), cfg.get("rbm_init_std", 0.01))
+    side = cfg.get("side", 150)
+    return RBM(side * side, cfg.get("latent", 1000), cfg.get("cd_steps", 1), cfg.get("rbm_init_std", 0.01))
 
 
 @register_model("lensing_resnet")
