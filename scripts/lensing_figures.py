@@ -7,6 +7,6 @@ from cosmodl.logs import logged_step
 
 with logged_step(snakemake.log[0]):
     inp, p = snakemake.input, snakemake.params
-    lensing_figures(json.loads(Path(inp.metrics).read_text()), dict(zip(p.presets, inp.scores)),
-                    dict(zip(p.presets, inp.images)), dict(zip(p.presets, inp.params)), list(inp.histories),
-                    Path(snakemake.output.roc).parent, p.n_examples)
+    lensing_figures(json.loads(Path(inp.metrics).read_text()), dict(zip(p.datasets, inp.scores)),
+                    dict(zip(p.datasets, inp.images)), dict(zip(p.datasets, inp.params)), list(inp.histories),
+                    Path(snakemake.output.roc).parent, p.n_examples, p.fields)

@@ -1,4 +1,4 @@
-"""Snakemake adapter: train one lensing network on one preset (resumes from a checkpoint).
+"""Snakemake adapter: train one lensing network on one data set (resumes from a checkpoint).
 
 On SIGTERM/SIGUSR1/SIGINT the trainer saves a checkpoint and the script exits with 128 + signal
 number; a rerun resumes. ``devices > 1`` runs data-parallel processes via torchrun in the job.
@@ -10,7 +10,7 @@ from cosmodl.logs import logged_step
 from cosmodl.training import launch
 
 inp, params, wc = snakemake.input, snakemake.params, snakemake.wildcards
-args = dict(cfg=params.lensing, preset=wc.preset, name=wc.model, images_path=inp.images, params_path=inp.params,
+args = dict(cfg=params.lensing, dataset=wc.dataset, name=wc.model, images_path=inp.images, params_path=inp.params,
             model_out=snakemake.output.model, history_out=snakemake.output.history, workdir=params.workdir)
 with logged_step(snakemake.log[0], snakemake.threads):
     devices = train_settings(params.lensing, wc.model, "lensing")["devices"]

@@ -60,11 +60,14 @@ def test_lensing_roc_curves_are_the_scores_with_their_auc_in_the_legend():
     classes = np.repeat(["no_sub", "spherical", "vortex"], 30)
     score = rng.random(90) + (classes != "no_sub")
     auc = roc_auc_score(classes != "no_sub", score)
-    metrics = {"presets": {"A": {"models": {"dcae": {"auc": {"sub": auc}}}}}}
-    fig = plot_roc({"A": {"classes": classes, "score_dcae": score}}, metrics)
-    (line, diagonal) = fig.axes[0].lines
+    oracle = score + 3 * (classes != "no_sub")
+    metrics = {"datasets": {"A": {"models": {"dcae": {"auc": {"sub": auc}}}, "oracle": {"auc": {"sub": 1.0}}}}}
+    fig = plot_roc({"A": {"classes": classes, "score_dcae": score, "score_oracle": oracle}}, metrics)
+    (line, ceiling, diagonal) = fig.axes[0].lines
     assert line.get_label() == f"DCAE: AUC {auc:.3f}"
     assert np.trapezoid(line.get_ydata(), line.get_xdata()) == pytest.approx(auc)
+    assert ceiling.get_label() == "oracle (MSE vs the true smooth lens): AUC 1.000"
+    assert np.trapezoid(ceiling.get_ydata(), ceiling.get_xdata()) == pytest.approx(1.0)
 
 
 def test_lensing_titles_state_the_training_scale_only_when_the_detectors_share_it():

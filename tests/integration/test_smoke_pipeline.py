@@ -96,11 +96,14 @@ def test_smoke_simulates_trains_and_evaluates_the_lensing_stage(repo_root, smoke
     lens = smoke_run / "results/lensing"
     metrics = json.loads((lens / "metrics.json").read_text())
     jsonschema.validate(metrics, load_yaml(repo_root / "workflow/schemas/lensing_metrics.schema.yaml"))
-    preset = metrics["presets"]["A"]
-    assert set(preset["models"]) == {"dcae", "resnet", "pca", "osvm"}  # configs/smoke.yaml's networks
-    assert preset["n_test"] == {"no_sub": 20, "spherical": 20, "vortex": 20}
-    assert preset["models"]["dcae"]["n_train"] == 40 and preset["models"]["resnet"]["n_train"] == 120
-    assert preset["published"]["aae"]["auc_sub"] == 0.93207
+    data = metrics["datasets"]["A"]
+    assert set(data["models"]) == {"dcae", "resnet", "pca", "osvm"}  # configs/smoke.yaml's networks
+    assert data["n_test"] == {"no_sub": 20, "spherical": 20, "vortex": 20}
+    assert data["models"]["dcae"]["n_train"] == 40 and data["models"]["resnet"]["n_train"] == 120
+    assert data["published"]["aae"]["auc_sub"] == 0.93207
+    # the ceiling beside every detector: the oracle separates the classes the networks of 1 epoch cannot
+    assert data["oracle"]["auc"]["sub"] > 0.9 and data["oracle_chi2"]["auc"]["sub"] > 0.95
+    assert data["data"]["corner_noise_variance"] < 1e-4
     split = json.loads((lens / "data/A/split.json").read_text())
     assert not split["leaky"] and split["counts"] == {"train": 120, "val": 30, "test": 60, "dropped_buffer": 0}
     images = np.load(lens / "data/A/images.npy", mmap_mode="r")
@@ -108,7 +111,8 @@ def test_smoke_simulates_trains_and_evaluates_the_lensing_stage(repo_root, smoke
     assert not list((lens / "data/A").glob("chunks/*.npy"))  # the chunks are temporary
     names = {p.name for p in (lens / "figures").glob("*.png")}
     assert names == {"examples_A.png", "reconstructions_A.png", "scores_A.png", "roc.png", "training_curves.png"}
-    assert "| A | dcae |" in (lens / "auc_table.md").read_text()
+    table = (lens / "auc_table.md").read_text()
+    assert "| A | dcae |" in table and "| A | oracle |" in table
 
 
 def test_smoke_generates_slices_trains_and_evaluates_the_cm21_stage(repo_root, smoke_run):
@@ -282,7 +286,8 @@ def test_a_job_that_cannot_fit_in_memory_stops_at_once_naming_the_keys(repo_root
     ("voids:\n  subboxes:\n    map_size: 5\n", "voids.subboxes.map_size = 5 and voids.subboxes.size = 24"),
     ("voids:\n  split:\n    test_fraction: 0.6\n    val_fraction: 0.5\n", "they must sum below 1"),
     ("voids:\n  train:\n    batch_size: 512\n", "voids.train.batch_size = 512 is larger than the spatial split"),
-    ("lensing:\n  model_a:\n    snr: [30, 10]\n", "lensing.model_a.snr = [30, 10]: the range is reversed"),
+    ("lensing:\n  model_a:\n    noise:\n      snr: [30, 10]\n",
+     "lensing.model_a.noise.snr = [30, 10]: the range is reversed"),
 ])
 def test_inconsistent_settings_stop_the_run_before_anything_is_written(repo_root, tmp_path, text, message):
     bad = overlay(tmp_path, "bad.yaml", text)

@@ -5,7 +5,8 @@ import pytest
 from scipy.stats import wasserstein_distance
 from sklearn.metrics import roc_auc_score
 
-from cosmodl.lensing.evaluate import anomaly_metrics, classifier_metrics, column_w1, pca_baseline, pixel_mse
+from cosmodl.lensing.evaluate import (anomaly_metrics, classifier_metrics, column_w1, corner_noise_variance,
+                                     lattice_summary, pca_baseline, pixel_mse)
 
 
 def test_column_w1_is_scipys_wasserstein_distance_of_the_column_sums():
@@ -52,3 +53,28 @@ def test_pca_baseline_flags_images_off_its_training_subspace():
     out = pca_baseline(train, np.concatenate([normal, odd]), n_components=3, nu=0.1)
     assert out["pca_score"][:20].max() < 1e-10 < 0.1 < out["pca_score"][20:].min()
     np.testing.assert_allclose(out["pca_score"], pixel_mse(np.concatenate([normal, odd]), out["pca_recon"]))
+
+
+@pytest.mark.parametrize("side, block", [(150, 20), (64, 8)])
+def test_corner_noise_variance_is_the_variance_of_the_sky_far_from_a_bright_centre(side, block):
+    rng = np.random.default_rng(3)
+    images = rng.normal(0, 0.01, (50, side, side))
+    r = np.hypot(*np.mgrid[:side, :side] - (side - 1) / 2)
+    images += np.where(r < side / 2 - block * 1.5, 5.0, 0.0)  # a bright disc up to the corner blocks
+    np.testing.assert_allclose(np.median(corner_noise_variance(images)), 1e-4, rtol=0.05)
+    images[:, :block // 2, :block] += 1.0  # a step across the corner block now counts as well (variance 0.25)
+    assert np.median(corner_noise_variance(images)) == pytest.approx(0.25 / 4 + 1e-4, rel=0.05)
+
+
+def test_lattice_summary_sets_iid_and_lattice_side_by_side_in_standard_errors():
+    def doc(sampling, auc):
+        return {"preset": "A", "sampling": sampling, "substructure": "null",
+                "models": {"pca": {"auc": {"sub": auc}, "auc_se": {"sub": 0.02}}},
+                "oracle": {"auc": {"sub": 0.5}, "auc_se": {"sub": 0.02}}}
+
+    out = lattice_summary({"A": doc("iid", 0.51), "A-lattice": doc("lattice", 0.81),
+                           "B": doc("iid", 0.5) | {"preset": "B"}})
+    assert set(out) == {"A"} and out["A"]["substructure"] == "null"
+    assert out["A"]["models"]["pca"]["z"] == pytest.approx(0.30 / np.hypot(0.02, 0.02))
+    assert out["A"]["models"]["oracle"]["lattice"] == 0.5
+    assert lattice_summary({"A": doc("iid", 0.5)}) == {}

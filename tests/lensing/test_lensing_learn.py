@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 from lensing_configs import small_cfg
+from sklearn.metrics import roc_auc_score
 
 from cosmodl.config import merge
-from cosmodl.lensing.data import MODELS, MinMax, merge_chunks, simulate_chunk
-from cosmodl.lensing.evaluate import evaluate_preset
+from cosmodl.lensing.data import MODELS, MinMax, merge_chunks, read_params, simulate_chunk
+from cosmodl.lensing.evaluate import evaluate_dataset
 from cosmodl.lensing.learn import train_lensing_model
 from cosmodl.lensing.simulate import n_chunks_of
 from cosmodl.records import load_model
@@ -50,20 +51,50 @@ def test_min_max_puts_each_image_in_unit_range():
 
 
 @pytest.mark.slow
-def test_every_network_trains_and_the_preset_is_evaluated(tiny, tmp_path):
+def test_every_network_trains_and_the_data_set_is_evaluated(tiny, tmp_path):
     cfg, data = tiny
     paths = {}
     for name in MODELS:
         _, record = train(cfg, data, name, tmp_path / name)
         assert record["summary"]["n_train"] == (24 if name == "resnet" else 8)  # anomaly models: no_sub only
         paths[name] = tmp_path / name / "model.pt"
-    doc = evaluate_preset(cfg, "A", data / "images.npy", data / "params.csv", paths, tmp_path / "eval.json",
-                          tmp_path / "scores.npz", threads=1)
+    doc = evaluate_dataset(cfg, "A", data / "images.npy", data / "params.csv", paths, tmp_path / "eval.json",
+                           tmp_path / "scores.npz", threads=1)
     assert set(doc["models"]) == {*MODELS, "pca", "osvm"}
     assert doc["n_test"] == {"no_sub": 4, "spherical": 4, "vortex": 4}
     assert doc["published"]["aae"]["auc_sub"] == 0.93207
     scores = np.load(tmp_path / "scores.npz")
     assert scores["example_input"].shape == (3, 150, 150) and scores["proba_resnet"].shape == (12, 3)
+    # the oracles: the AUC of the scores the simulation recorded for these test images
+    table = read_params(data / "params.csv")
+    test = table[table["split"] == "test"]
+    for key, column in (("oracle", "oracle_mse"), ("oracle_chi2", "oracle_chi2")):
+        np.testing.assert_array_equal(scores[f"score_{key}"], test[column].to_numpy())
+        assert doc[key]["auc"]["sub"] == pytest.approx(
+            roc_auc_score(test["class"] != "no_sub", test[column]))
+    assert doc["data"]["corner_noise_variance"] < 1e-4
+
+
+@pytest.mark.slow
+def test_a_64_pixel_preset_trains_and_is_evaluated(tmp_path):
+    cfg = merge(small_cfg(train=8, val=4, test=4),
+                {"presets": ["II"], "model": {"latent": 16, "resnet_downsample": 2},
+                 "train": {"epochs": 1, "batch_size": 4}, "baselines": {"pca_components": 4}})
+    n = n_chunks_of(cfg["sizes"], cfg["chunk_size"])
+    for k in range(n):
+        simulate_chunk(cfg, "II", k, tmp_path / f"{k}.npy", tmp_path / f"{k}.csv")
+    merge_chunks([tmp_path / f"{k}.npy" for k in range(n)], [tmp_path / f"{k}.csv" for k in range(n)],
+                 tmp_path / "images.npy", tmp_path / "params.csv", tmp_path / "split.json", cfg["seed"])
+    paths = {}
+    for name in ("vae", "rbm", "resnet"):
+        train_lensing_model(cfg, "II", name, tmp_path / "images.npy", tmp_path / "params.csv", tmp_path / f"{name}.pt",
+                            tmp_path / f"{name}.csv", tmp_path / f"work_{name}", threads=1)
+        paths[name] = tmp_path / f"{name}.pt"
+    assert load_model(paths["vae"])[1]["model_cfg"]["side"] == 64
+    doc = evaluate_dataset(cfg, "II", tmp_path / "images.npy", tmp_path / "params.csv", paths, tmp_path / "eval.json",
+                           tmp_path / "scores.npz", threads=1)
+    assert np.load(tmp_path / "scores.npz")["example_vae"].shape == (3, 64, 64)
+    assert doc["published"]["aae"]["auc_sub"] == 0.99510 and doc["preset"] == "II"
 
 
 @pytest.mark.slow

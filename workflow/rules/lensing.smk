@@ -1,6 +1,6 @@
 # Lensing stage (seed 002): lenstronomy images of lenses without and with dark substructure
-# (Model A/B presets) -> anomaly detectors trained on no_sub and a supervised ResNet -> ROC/AUC,
-# W1 against the published table -> figures.
+# (Model A/B, DeepLenseSim I-III; each a data set per sampling scheme) -> anomaly detectors trained
+# on no_sub and a supervised ResNet -> ROC/AUC, W1 against the published table and the oracle -> figures.
 # Constants and functions of these rules are in lensing_common.smk.
 
 
@@ -14,23 +14,21 @@ STAGE_TARGETS["lensing"] = lensing_targets
 
 rule lensing_simulate:
     output:
-        images=temp("results/lensing/data/{preset}/chunks/{chunk}.npy"),
-        params=temp("results/lensing/data/{preset}/chunks/{chunk}.csv"),
+        images=temp("results/lensing/data/{dataset}/chunks/{chunk}.npy"),
+        params=temp("results/lensing/data/{dataset}/chunks/{chunk}.csv"),
     log:
-        "logs/lensing/simulate/{preset}_{chunk}.log",
+        "logs/lensing/simulate/{dataset}_{chunk}.log",
     benchmark:
-        "benchmarks/lensing/simulate/{preset}_{chunk}.tsv"
+        "benchmarks/lensing/simulate/{dataset}_{chunk}.tsv"
     wildcard_constraints:
-        preset="|".join(LENSING_PRESETS),
+        dataset="|".join(LENSING_DATASETS),
         chunk=r"\d+",
     threads: MAX_THREADS
     resources:
         mem_mb=lensing_mem_mb("simulate"),
         runtime=120,
     params:
-        lensing=lensing_section(
-            "seed", "sizes", "chunk_size", "image", "model_a", "model_b"
-        ),
+        lensing=lensing_simulation_section,
     script:
         "../../scripts/lensing_simulate.py"
 
@@ -40,37 +38,38 @@ rule lensing_merge:
         images=lensing_chunks("npy"),
         params=lensing_chunks("csv"),
     output:
-        images="results/lensing/data/{preset}/images.npy",
-        params="results/lensing/data/{preset}/params.csv",
-        split="results/lensing/data/{preset}/split.json",
+        images="results/lensing/data/{dataset}/images.npy",
+        params="results/lensing/data/{dataset}/params.csv",
+        split="results/lensing/data/{dataset}/split.json",
     log:
-        "logs/lensing/merge/{preset}.log",
+        "logs/lensing/merge/{dataset}.log",
     benchmark:
-        "benchmarks/lensing/merge/{preset}.tsv"
+        "benchmarks/lensing/merge/{dataset}.tsv"
     wildcard_constraints:
-        preset="|".join(LENSING_PRESETS),
+        dataset="|".join(LENSING_DATASETS),
     resources:
         mem_mb=lensing_mem_mb("merge"),
         runtime=30,
     params:
         seed=LENSING["seed"],
+        sampling=lensing_sampling,
     script:
         "../../scripts/lensing_merge.py"
 
 
 rule lensing_train:
     input:
-        images="results/lensing/data/{preset}/images.npy",
-        params="results/lensing/data/{preset}/params.csv",
+        images="results/lensing/data/{dataset}/images.npy",
+        params="results/lensing/data/{dataset}/params.csv",
     output:
-        model="results/lensing/models/{preset}_{model}.pt",
-        history="results/lensing/models/{preset}_{model}_history.csv",
+        model="results/lensing/models/{dataset}_{model}.pt",
+        history="results/lensing/models/{dataset}_{model}_history.csv",
     log:
-        "logs/lensing/train/{preset}_{model}.log",
+        "logs/lensing/train/{dataset}_{model}.log",
     benchmark:
-        "benchmarks/lensing/train/{preset}_{model}.tsv"
+        "benchmarks/lensing/train/{dataset}_{model}.tsv"
     wildcard_constraints:
-        preset="|".join(LENSING_PRESETS),
+        dataset="|".join(LENSING_DATASETS),
         model="|".join(LENSING_MODELS),
     threads: MAX_THREADS
     resources:
@@ -80,7 +79,7 @@ rule lensing_train:
         runtime=1440,
     params:
         lensing=lensing_section("model", "train", "train_overrides"),
-        workdir="results/lensing/checkpoints/{preset}_{model}",
+        workdir="results/lensing/checkpoints/{dataset}_{model}",
     script:
         "../../scripts/lensing_train.py"
 
@@ -88,23 +87,23 @@ rule lensing_train:
 rule lensing_evaluate:
     input:
         unpack(lensing_model_records),
-        images="results/lensing/data/{preset}/images.npy",
-        params="results/lensing/data/{preset}/params.csv",
+        images="results/lensing/data/{dataset}/images.npy",
+        params="results/lensing/data/{dataset}/params.csv",
     output:
-        metrics="results/lensing/eval/{preset}.json",
-        scores="results/lensing/eval/{preset}.npz",
+        metrics="results/lensing/eval/{dataset}.json",
+        scores="results/lensing/eval/{dataset}.npz",
     log:
-        "logs/lensing/evaluate/{preset}.log",
+        "logs/lensing/evaluate/{dataset}.log",
     benchmark:
-        "benchmarks/lensing/evaluate/{preset}.tsv"
+        "benchmarks/lensing/evaluate/{dataset}.tsv"
     wildcard_constraints:
-        preset="|".join(LENSING_PRESETS),
+        dataset="|".join(LENSING_DATASETS),
     threads: MAX_THREADS
     resources:
         mem_mb=lensing_mem_mb("evaluate"),
         runtime=120,
     params:
-        lensing=lensing_section("seed", "model", "baselines"),
+        lensing=lensing_section("seed", "model", "baselines", "substructure"),
         models=LENSING_MODELS,
     script:
         "../../scripts/lensing_evaluate.py"
@@ -112,7 +111,9 @@ rule lensing_evaluate:
 
 rule lensing_metrics:
     input:
-        evaluations=expand("results/lensing/eval/{preset}.json", preset=LENSING_PRESETS),
+        evaluations=expand(
+            "results/lensing/eval/{dataset}.json", dataset=LENSING_DATASETS
+        ),
         schema=SCHEMAS / "lensing_metrics.schema.yaml",
     output:
         metrics="results/lensing/metrics.json",
@@ -136,45 +137,45 @@ rule lensing_metrics:
 rule lensing_figures:
     input:
         metrics="results/lensing/metrics.json",
-        scores=expand("results/lensing/eval/{preset}.npz", preset=LENSING_PRESETS),
+        scores=expand("results/lensing/eval/{dataset}.npz", dataset=LENSING_DATASETS),
         images=expand(
-            "results/lensing/data/{preset}/images.npy", preset=LENSING_PRESETS
+            "results/lensing/data/{dataset}/images.npy", dataset=LENSING_DATASETS
         ),
         params=expand(
-            "results/lensing/data/{preset}/params.csv", preset=LENSING_PRESETS
+            "results/lensing/data/{dataset}/params.csv", dataset=LENSING_DATASETS
         ),
         histories=expand(
-            "results/lensing/models/{preset}_{model}_history.csv",
-            preset=LENSING_PRESETS,
+            "results/lensing/models/{dataset}_{model}_history.csv",
+            dataset=LENSING_DATASETS,
             model=LENSING_MODELS,
         ),
     output:
         examples=[
             report(
-                f"results/lensing/figures/examples_{preset}.png",
+                f"results/lensing/figures/examples_{dataset}.png",
                 caption="../report/lensing_examples.rst",
                 category="lensing",
                 subcategory="simulations",
             )
-            for preset in LENSING_PRESETS
+            for dataset in LENSING_DATASETS
         ],
         reconstructions=[
             report(
-                f"results/lensing/figures/reconstructions_{preset}.png",
+                f"results/lensing/figures/reconstructions_{dataset}.png",
                 caption="../report/lensing_reconstructions.rst",
                 category="lensing",
                 subcategory="reconstructions",
             )
-            for preset in LENSING_PRESETS
+            for dataset in LENSING_DATASETS
         ],
         scores=[
             report(
-                f"results/lensing/figures/scores_{preset}.png",
+                f"results/lensing/figures/scores_{dataset}.png",
                 caption="../report/lensing_scores.rst",
                 category="lensing",
                 subcategory="anomaly scores",
             )
-            for preset in LENSING_PRESETS
+            for dataset in LENSING_DATASETS
         ],
         roc=report(
             "results/lensing/figures/roc.png",
@@ -196,7 +197,8 @@ rule lensing_figures:
         mem_mb=lensing_mem_mb("small"),
         runtime=10,
     params:
-        presets=LENSING_PRESETS,
+        datasets=LENSING_DATASETS,
+        fields=lensing_fields(),
         models=LENSING_MODELS,
         n_examples=LENSING["figures"]["n_examples"],
     script:

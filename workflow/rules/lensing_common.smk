@@ -1,9 +1,10 @@
 # Lensing stage: constants and the input, param and resource functions of its rules (lensing.smk).
+from cosmodl.lensing.data import dataset_names, parse_dataset
 from cosmodl.lensing.resources import estimate_mb as lensing_estimate_mb
-from cosmodl.lensing.simulate import n_chunks_of
+from cosmodl.lensing.simulate import PRESET_KEYS, n_chunks_of
 
 LENSING = config["lensing"]
-LENSING_PRESETS = LENSING["presets"]
+LENSING_DATASETS = dataset_names(LENSING)
 LENSING_MODELS = LENSING["models"]
 LENSING_CHUNKS = list(range(n_chunks_of(LENSING["sizes"], LENSING["chunk_size"])))
 
@@ -11,11 +12,11 @@ LENSING_CHUNKS = list(range(n_chunks_of(LENSING["sizes"], LENSING["chunk_size"])
 def lensing_targets():
     """Final outputs of the lensing stage: metrics, the AUC table and every figure."""
     figures = ["roc.png", "training_curves.png"]
-    for preset in LENSING_PRESETS:
+    for dataset in LENSING_DATASETS:
         figures += [
-            f"examples_{preset}.png",
-            f"reconstructions_{preset}.png",
-            f"scores_{preset}.png",
+            f"examples_{dataset}.png",
+            f"reconstructions_{dataset}.png",
+            f"scores_{dataset}.png",
         ]
     return [
         "results/lensing/metrics.json",
@@ -30,12 +31,12 @@ def lensing_mem_mb(step):
 
 
 def lensing_chunks(kind):
-    """Chunk files of a preset's simulation (kind: npy images or csv parameters)."""
+    """Chunk files of a data set's simulation (kind: npy images or csv parameters)."""
 
     def chunks(wildcards):
         return expand(
-            "results/lensing/data/{preset}/chunks/{chunk}.{kind}",
-            preset=wildcards.preset,
+            "results/lensing/data/{dataset}/chunks/{chunk}.{kind}",
+            dataset=wildcards.dataset,
             chunk=LENSING_CHUNKS,
             kind=kind,
         )
@@ -48,6 +49,36 @@ def lensing_section(*keys):
     return {k: LENSING[k] for k in keys}
 
 
+def lensing_simulation_section(wildcards):
+    """What a simulation job of a data set reads: the shared keys and its own preset's population only."""
+    preset, sampling = parse_dataset(wildcards.dataset)
+    keys = [
+        "seed",
+        "sizes",
+        "chunk_size",
+        "image",
+        "substructure",
+        "lattice_values",
+        PRESET_KEYS[preset],
+    ]
+    # presets and sampling name the data set; the memory estimate reads the presets
+    return lensing_section(*keys) | {"presets": [preset], "sampling": [sampling]}
+
+
+def lensing_fields():
+    """Side of each data set's field, arcsec (figure titles)."""
+    fields = {}
+    for dataset in LENSING_DATASETS:
+        instrument = LENSING[PRESET_KEYS[parse_dataset(dataset)[0]]]["instrument"]
+        fields[dataset] = instrument["num_pix"] * instrument["pixel_scale"]
+    return fields
+
+
+def lensing_sampling(wildcards):
+    """The sampling scheme of a data set (iid or lattice)."""
+    return parse_dataset(wildcards.dataset)[1]
+
+
 def lensing_train_devices(wildcards):
     """Processes (GPUs) of a training job: train.devices, or that network's override."""
     override = LENSING["train_overrides"].get(wildcards.model) or {}
@@ -55,8 +86,8 @@ def lensing_train_devices(wildcards):
 
 
 def lensing_model_records(wildcards):
-    """Model records of a preset's networks, by name."""
+    """Model records of a data set's networks, by name."""
     return {
-        name: f"results/lensing/models/{wildcards.preset}_{name}.pt"
+        name: f"results/lensing/models/{wildcards.dataset}_{name}.pt"
         for name in LENSING_MODELS
     }

@@ -1,11 +1,20 @@
 """Test-set evaluation of the lensing networks and baselines (``results/lensing/metrics.json``).
 
 Anomaly detectors (and the PCA baseline) are scored per image by the reconstruction MSE
-``mean((x - x_hat)^2)`` over the 150 x 150 pixels of the normalised image, in eval mode without
+``mean((x - x_hat)^2)`` over the pixels of the normalised image, in eval mode without
 gradients. From it: ROC-AUC of ``no_sub`` (negative) against ``spherical``, ``vortex`` and both
-(``sub``); the mean MSE per class; and W1 as the original defines it (:func:`column_w1`). The
-one-class SVM is scored by minus its decision function on PCA features. The supervised ResNet
-gets one-vs-rest AUC per class and ``sub`` (1 - p(no_sub)) against ``no_sub``.
+(``sub``), with its standard error; the mean MSE per class; and W1 as the original defines it
+(:func:`column_w1`). The one-class SVM is scored by minus its decision function on PCA
+features. The supervised ResNet gets one-vs-rest AUC per class and ``sub`` (1 - p(no_sub))
+against ``no_sub``.
+
+Beside them, per data set: the **oracle** (the MSE of each min-max image against its own
+noiseless smooth lens, :func:`cosmodl.lensing.simulate.oracle_mse`: the ceiling of any
+reconstruction-error detector), the **chi^2 oracle** (the same against the true noise variance,
+:func:`cosmodl.lensing.simulate.oracle_chi2`: the ceiling of any detector that knows the smooth
+lens, supervised ones included), and what the data are (:func:`data_summary`: the corner noise
+variance, effective SNRs and substructure signals). Where a run holds a data set under both
+``iid`` and ``lattice`` sampling, :func:`lattice_summary` sets their AUCs side by side.
 """
 
 from __future__ import annotations
@@ -15,14 +24,16 @@ import logging
 import numpy as np
 
 from ..evaluation.compare import format_value, write_markdown_table, write_metrics
-from ..evaluation.metrics import roc_auc
+from ..evaluation.metrics import auc_standard_error, roc_auc
 from ..io import atomic_output, write_json
-from .data import ANOMALY_MODELS, normaliser, read_params, select
+from .data import ANOMALY_MODELS, MinMax, normaliser, parse_dataset, read_params, select
 from .published import PUBLISHED
 from .simulate import CLASSES
 
 log = logging.getLogger(__name__)
 SUB_CLASSES = ("spherical", "vortex")
+ORACLES = ("oracle", "oracle_chi2")
+CORNER_FRACTION = 2 / 15  # side of the corner blocks of the noise estimate: 20 pixels of 150, 8 of 64
 
 
 def column_w1(images: np.ndarray, recon: np.ndarray) -> np.ndarray:
@@ -82,11 +93,62 @@ def anomaly_metrics(classes: np.ndarray, score: np.ndarray, mse=None, w1=None, s
             continue
         keep = neg | pos
         out["auc"][name] = roc_auc(pos[keep], score[keep])
+    out["auc_se"] = {name: auc_standard_error(auc, int(np.sum(strong if name == "sub_strong" else
+                                                                  _positives(classes, name))), int(neg.sum()))
+                     for name, auc in out["auc"].items()}
     groups = {"no_sub": neg, "sub": ~neg, "spherical": classes == "spherical", "vortex": classes == "vortex"}
     for key, values in (("mse", mse), ("w1", w1)):
         if values is not None:
             out[key] = {g: float(np.mean(values[m])) for g, m in groups.items()}
     return out
+
+
+def _positives(classes: np.ndarray, name: str) -> np.ndarray:
+    return np.isin(classes, SUB_CLASSES) if name == "sub" else classes == name
+
+
+def corner_noise_variance(images: np.ndarray, block: int | None = None) -> np.ndarray:
+    """Per image, the mean variance of its four ``block`` x ``block`` corner blocks.
+
+    Far from the lens the corners hold sky only, so on min-max normalised images this is the
+    background noise variance in the units the networks see (the published AAE's mean no_sub MSE,
+    1.28e-4, bounds the original images' from above).
+
+    Parameters
+    ----------
+    images : ndarray (N, H, W)
+    block : int, optional
+        Corner side in pixels; by default 2/15 of the image side (20 of 150; 8 of 64, whose
+        smaller fields would otherwise reach the Einstein ring).
+
+    Returns
+    -------
+    ndarray (N,)
+    """
+    x = np.asarray(images, np.float64)
+    block = block or max(2, round(x.shape[-1] * CORNER_FRACTION))
+    blocks = (x[:, :block, :block], x[:, :block, -block:], x[:, -block:, :block], x[:, -block:, -block:])
+    return np.mean([b.var(axis=(1, 2)) for b in blocks], axis=0)
+
+
+def data_summary(params, test_idx: np.ndarray, images) -> dict:
+    """What the test data are: corner noise variance, effective SNR and substructure signal.
+
+    Returns
+    -------
+    dict
+        ``corner_noise_variance``: median over the ``no_sub`` test images of
+        :func:`corner_noise_variance` of the min-max image; ``snr_effective_median`` and
+        ``substructure_signal_median`` per class (``sub_signal``; NaN for noiseless images).
+    """
+    test = params.iloc[test_idx]
+    classes = test["class"].to_numpy()
+    no_sub = test_idx[classes == "no_sub"]
+    corner = corner_noise_variance(MinMax()(np.asarray(images[no_sub], np.float32)))
+    return {"corner_noise_variance": float(np.median(corner)),
+            "snr_effective_median": {c: _median(test["snr_effective"].to_numpy(float)[classes == c]) for c in CLASSES},
+            "substructure_signal_median": {c: _median(test["sub_signal"].to_numpy(float)[classes == c])
+                                           for c in SUB_CLASSES}}
 
 
 def classifier_metrics(classes: np.ndarray, probability: np.ndarray) -> dict:
@@ -127,32 +189,36 @@ def pca_baseline(train: np.ndarray, test: np.ndarray, n_components: int, nu: flo
             "osvm_score": -svm.decision_function(scaler.transform(codes_test))}
 
 
-def evaluate_preset(cfg: dict, preset: str, images_path, params_path, model_paths: dict, metrics_out,
-                    scores_out, threads: int | None = None) -> dict:
-    """Score every trained network and the baselines on the test images of one preset.
+def evaluate_dataset(cfg: dict, dataset: str, images_path, params_path, model_paths: dict, metrics_out,
+                     scores_out, threads: int | None = None) -> dict:
+    """Score every trained network, the baselines and the oracle on the test images of one data set.
 
     Parameters
     ----------
     cfg : dict
-        ``config['lensing']``.
+        ``config['lensing']`` (seed, model, baselines, substructure).
+    dataset : str
+        A name of :func:`cosmodl.lensing.data.dataset_names`.
     model_paths : dict
         Network name -> model record.
     metrics_out : path
-        JSON: per model and baseline, AUCs, mean MSE and W1 per class, training size and epochs.
+        JSON: per model and baseline, AUCs with standard errors, mean MSE and W1 per class, training
+        size and epochs; the ``oracle``'s AUCs; the ``data`` summary; the published values.
     scores_out : path
-        ``.npz`` with the test ``classes`` and ``sub_signal``, each scorer's ``score_<name>``, the
-        ResNet's ``proba_resnet`` and, for one test image per class, the ``example_input`` and its
-        ``example_<name>`` reconstructions.
+        ``.npz`` with the test ``classes`` and ``sub_signal``, each scorer's ``score_<name>`` (the
+        oracle's ``score_oracle``), the ResNet's ``proba_resnet`` and, for one test image per class,
+        the ``example_input`` and its ``example_<name>`` reconstructions.
     """
     from ..resources import require_memory
     from .resources import evaluate_mb
 
+    preset, sampling = parse_dataset(dataset)
     params = read_params(params_path)
     images = np.load(images_path, mmap_mode="r")
     test_idx = select(params, "test")
     base = cfg["baselines"]
     fit_idx = select(params, "train", ["no_sub"])[:base["max_fit_images"]]
-    require_memory(evaluate_mb(len(test_idx), len(fit_idx), images.shape[1]), f"lensing evaluation of preset {preset}",
+    require_memory(evaluate_mb(len(test_idx), len(fit_idx), images.shape[1]), f"lensing evaluation of {dataset}",
                    {"lensing.sizes.test": len(test_idx) // len(CLASSES),
                     "lensing.baselines.max_fit_images": base["max_fit_images"]})
     test = {"classes": params["class"].to_numpy()[test_idx].astype(str),
@@ -170,14 +236,22 @@ def evaluate_preset(cfg: dict, preset: str, images_path, params_path, model_path
     if "resnet" in model_paths:
         results["resnet"] = score_classifier(model_paths["resnet"], load_images(images, test_idx), test, arrays,
                                              threads)
-    doc = {"preset": preset, "normalisation": cfg["model"]["normalisation"],
+    doc = {"dataset": dataset, "preset": preset, "sampling": sampling, "substructure": cfg["substructure"],
+           "normalisation": cfg["model"]["normalisation"],
            "n_test": {c: int((test["classes"] == c).sum()) for c in CLASSES}, "models": results,
-           "substructure_signal_median": {c: _median(test["signal"][test["classes"] == c]) for c in SUB_CLASSES},
-           "published": PUBLISHED.get(preset, {})}
+           "data": data_summary(params, test_idx, images),
+           "published": PUBLISHED.get(preset, {}) if cfg["substructure"] == "real" else {}}
+    for key, column in zip(ORACLES, ("oracle_mse", "oracle_chi2")):
+        score = params[column].to_numpy(float)[test_idx]
+        if np.isfinite(score).all():
+            arrays[f"score_{key}"] = score
+            doc[key] = anomaly_metrics(test["classes"], score, mse=score if key == "oracle" else None,
+                                       signal=test["signal"])
     write_json(doc, metrics_out)
     with atomic_output(scores_out) as tmp:
         np.savez(tmp, **arrays)
-    log.info("preset %s: %s", preset, {k: v["auc"].get("sub") for k, v in results.items()})
+    log.info("%s: %s; oracle %s", dataset, {k: v["auc"].get("sub") for k, v in results.items()},
+             doc.get("oracle", {}).get("auc", {}).get("sub"))
     return doc
 
 
@@ -220,6 +294,8 @@ def score_classifier(record_path, raw_x: np.ndarray, test: dict, arrays: dict, t
     if strong.any():
         keep = (test["classes"] == "no_sub") | strong
         metrics["auc"]["sub_strong"] = roc_auc(strong[keep], 1.0 - proba[keep, 0])
+    n_neg = int(np.sum(test["classes"] == "no_sub"))
+    metrics["auc_se"] = {"sub": auc_standard_error(metrics["auc"]["sub"], len(proba) - n_neg, n_neg)}
     return metrics
 
 
@@ -234,42 +310,84 @@ def _training(record: dict) -> dict:
 
 
 def collect_metrics(evaluations, schema_path, out_path) -> dict:
-    """Merge the per-preset evaluations into ``metrics.json`` (schema-checked) with a markdown table."""
+    """Merge the per-data-set evaluations into ``metrics.json`` (schema-checked) with a markdown table.
+
+    ``lattice`` is added when a data set was evaluated under both samplings (:func:`lattice_summary`).
+    """
     import json
 
-    presets = {}
+    datasets = {}
     for path in evaluations:
         doc = json.loads(open(path).read())
-        presets[doc["preset"]] = doc
-    kinds = sorted({d.get("normalisation", "minmax") for d in presets.values()})
+        datasets[doc["dataset"]] = doc
+    kinds = sorted({d.get("normalisation", "minmax") for d in datasets.values()})
     images = {"minmax": "the min-max normalised image", "none": "the image in counts/s"}
     score = "; ".join(images.get(k, k) for k in kinds)
     doc = {"stage": "lensing", "score": f"per-image reconstruction MSE of {score} (anomaly models)",
-           "presets": presets, "table": comparison_table(presets)}
+           "oracle": "MSE of the min-max image against its own noiseless rendering without substructure (same lens, "
+                     "same source, the image's min-max map): the ceiling of a reconstruction-error detector; "
+                     "oracle_chi2: the reduced chi^2 against the same rendering with the true noise variance, the "
+                     "ceiling of any detector that knows the smooth lens",
+           "datasets": datasets, "table": comparison_table(datasets)}
+    lattice = lattice_summary(datasets)
+    if lattice:
+        doc["lattice"] = lattice
     return write_metrics(doc, schema_path, out_path)
+
+
+def lattice_summary(datasets: dict) -> dict:
+    """Per preset evaluated under both samplings: each scorer's AUC (no_sub vs sub) and its standard
+    error under ``iid`` and under ``lattice``, and the difference in units of their combined error.
+
+    Returns
+    -------
+    dict
+        ``{preset: {substructure, models: {name: {iid, iid_se, lattice, lattice_se, z}}}}``; empty
+        when no preset has both.
+    """
+    out = {}
+    for name, lat in datasets.items():
+        if lat.get("sampling") != "lattice" or lat["preset"] not in datasets:
+            continue
+        iid = datasets[lat["preset"]]
+        rows = {}
+        for model in sorted(set(iid["models"]) & set(lat["models"]) | (set(ORACLES) & set(iid) & set(lat))):
+            a, b = (iid[model], lat[model]) if model in ORACLES else (iid["models"][model], lat["models"][model])
+            ai, al = a["auc"]["sub"], b["auc"]["sub"]
+            si, sl = a.get("auc_se", {}).get("sub"), b.get("auc_se", {}).get("sub")
+            z = (al - ai) / np.hypot(si, sl) if si and sl else None
+            rows[model] = {"iid": ai, "iid_se": si, "lattice": al, "lattice_se": sl, "z": z}
+        out[lat["preset"]] = {"substructure": lat.get("substructure", "real"), "models": rows}
+    return out
 
 
 def write_table(doc: dict, path) -> None:
     """Write the comparison table of a metrics document as markdown (with a heading that states the scale)."""
-    heading = ("Published models: 25,000 no_sub training images, 500 epochs (author's blog). "
-               "Ours: n_train and epochs per row. AUC sub = no_sub vs spherical + vortex; AUC strong half = no_sub "
-               "vs the half of the substructure images whose substructure signal (matched-filter SNR of "
-               "what the subhaloes change in the noiseless image) is larger.")
-    write_markdown_table(path, "Lensing: our AUC and W1 beside Reddy et al. (2020)", heading, doc["table"])
+    heading = ("Published models: 25,000 no_sub training images, 500 epochs (author's blog); DeepLenseSim Models "
+               "I-III: ML4SCI DeepLense (about 30,000 per class). Ours: n_train and epochs per row. AUC sub = no_sub "
+               "vs spherical + vortex (standard error in brackets); AUC strong half = no_sub vs the half of the "
+               "substructure images whose substructure signal (matched-filter SNR of what the subhaloes change in "
+               "the noiseless image) is larger. The oracle row is the ceiling: the MSE of each image against its own "
+               "noiseless smooth lens; the oracle_chi2 row, its reduced chi^2 with the true noise variance.")
+    write_markdown_table(path, "Lensing: our AUC and W1 beside the published and the oracle", heading, doc["table"])
 
 
-def comparison_table(presets: dict) -> str:
-    """Markdown table: sub-vs-no_sub AUC and no_sub W1 of each scorer, ours beside the published."""
-    lines = ["| preset | model | AUC sub (ours) | AUC sub (published) | AUC spherical | AUC vortex | AUC strong half | "
-             "W1 no_sub (ours) | W1 no_sub (published) | n_train | epochs |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for preset, doc in sorted(presets.items()):
-        for name, m in doc["models"].items():
-            pub = doc["published"].get(name, {})
-            cells = [m["auc"].get("sub"), pub.get("auc_sub"), m["auc"].get("spherical"), m["auc"].get("vortex"),
+def comparison_table(datasets: dict) -> str:
+    """Markdown table: sub-vs-no_sub AUC and no_sub W1 of each scorer, ours beside the published and the oracle."""
+    lines = ["| data set | model | AUC sub (ours) | AUC sub (published) | AUC sub (oracle) | AUC spherical | "
+             "AUC vortex | AUC strong half | W1 no_sub (ours) | W1 no_sub (published) | n_train | epochs |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, doc in sorted(datasets.items()):
+        oracle = doc.get("oracle", {}).get("auc", {}).get("sub")
+        rows = dict(doc["models"])
+        rows |= {key: doc[key] for key in ORACLES if key in doc}
+        for model, m in rows.items():
+            pub = doc["published"].get(model, {})
+            se = m.get("auc_se", {}).get("sub")
+            ours = format_value(m["auc"].get("sub")) + (f" ({se:.3f})" if se is not None and se == se else "")
+            cells = [pub.get("auc_sub"), oracle, m["auc"].get("spherical"), m["auc"].get("vortex"),
                      m["auc"].get("sub_strong"), m.get("w1", {}).get("no_sub"), pub.get("w1_no_sub")]
             scores = " | ".join(format_value(v) for v in cells)
-            lines.append(f"| {preset} | {name} | {scores} | {m.get('n_train', '')} | {m.get('epochs') or ''} |")
+            scale = f"{m.get('n_train') or ''} | {m.get('epochs') or ''}"
+            lines.append(f"| {name} | {model} | {ours} | {scores} | {scale} |")
     return "\n".join(lines)
-
-

@@ -1,5 +1,6 @@
-"""Published results of Reddy et al. (2020), DeepLense-Unsupervised ``Results/README.md``.
+"""Published results: Reddy et al. (2020) on Model A/B, and ML4SCI DeepLense on DeepLenseSim's Models I-III.
 
+Model A/B: DeepLense-Unsupervised ``Results/README.md``.
 Model A is the repository's suffix "f", Model B "j" (``../shared/notes/lensing.md`` section 6).
 AUCs are no_sub (2,500) against substructure (1,250 spherical + 1,250 vortex); the per-class
 AUCs come from a separate evaluation pass of the same models; W1 is the column-sum profile
@@ -7,9 +8,19 @@ distance (:func:`cosmodl.lensing.evaluate.column_w1`), MSE the mean per-image re
 error. The original trained on 25,000 no_sub images for (per the author's blog) 500 epochs. The
 ResNet-18 value is third-party and unverified; the domain-adaptation README's 0.996 / 0.880 is
 quoted beside it.
+
+DeepLenseSim Models I-III (mwt5345/DeepLenseSim; the later, reproducible anchors): ML4SCI
+DeepLense ``Updating_the_DeepLense_Pipeline__Saranga_K_Mahanta/README.md`` (unsupervised, 64 x 64,
+per-image min-max, MSE score, trained on no-substructure images only, about 30,000 per class, 5,000
+test per class) and ``Transformers_Classification_DeepLense_Kartik_Sachdev/README.md``
+(supervised, Model I). Their "AE" is a convolutional autoencoder of their own, not the DCAE's
+architecture; it stands in the ``dcae`` row. DeepLenseSim's Model II code at HEAD returned
+noiseless images, so its published numbers are most likely for images without noise.
 """
 
 _TRAINING = {"n_train": 25000, "epochs": 500}
+_ML4SCI_AE = "ML4SCI DeepLense 'AE': a convolutional autoencoder of their own, not the DCAE architecture"
+_ML4SCI = {"n_train": 30000}
 
 PUBLISHED = {
     "A": {
@@ -36,5 +47,19 @@ PUBLISHED = {
         "osvm": {"auc_sub": 0.52221},
         "resnet": {"auc_sub": 0.880, "note": "DeepLense domain-adaptation README: Model-A-trained ResNet-18 on "
                                              "Model B without adaptation; not a Model-B-trained value"},
+    },
+    "I": {
+        "resnet": {"auc_sub": 0.9991, "note": "CvT (a convolutional vision transformer, not a ResNet), supervised "
+                                              "3-class; no_sub one-vs-rest AUC; accuracy 91.54 %"},
+    },
+    "II": {
+        "dcae": {"auc_sub": 0.96077, "note": _ML4SCI_AE, **_ML4SCI},
+        "vae": {"auc_sub": 0.99892, **_ML4SCI},
+        "aae": {"auc_sub": 0.99510, **_ML4SCI},
+    },
+    "III": {
+        "dcae": {"auc_sub": 0.99248, "note": _ML4SCI_AE, **_ML4SCI},
+        "vae": {"auc_sub": 0.99873, **_ML4SCI},
+        "aae": {"auc_sub": 0.99889, **_ML4SCI},
     },
 }
