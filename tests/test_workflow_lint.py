@@ -39,9 +39,9 @@ def test_dry_run_of_each_preset(repo_root, tmp_path, configfile):
     assert "gpu=1" in train and "cpus_per_gpu=8" in train
     metrics = re.search(r"rule voids_metrics:\n    input: ([^\n]*)", out).group(1)
     assert "workflow/schemas/voids_metrics.schema.yaml" in metrics  # editing the schema reruns the rule
-    # lensing: one simulation job per chunk, 5 networks x 2 presets, each training a GPU job
-    chunks = 2 if configfile == "config.yaml" else 36  # 2 x 816 in chunks of 816; 2 x 90,000 in 5,000
-    assert re.search(rf"lensing_simulate\s+{chunks}\b", out) and re.search(r"lensing_train\s+10\b", out)
+    # lensing: one simulation job per chunk, 5 networks per preset (A; A and B), each training a GPU job
+    chunks, trainings = (1, 5) if configfile == "config.yaml" else (36, 10)  # 4,200 in one; 2 x 90,000 in 5,000
+    assert re.search(rf"lensing_simulate\s+{chunks}\b", out) and re.search(rf"lensing_train\s+{trainings}\b", out)
     lens_train = re.search(r"rule lensing_train:\n(?:    .*\n)*?    resources: ([^\n]*)", out).group(1)
     assert "gpu=1" in lens_train and "cpus_per_gpu=8" in lens_train
     # cm21: one job per realization (f_esc x seed), one training per task and network, one autoencoder
@@ -64,3 +64,20 @@ def test_rules_follow_the_workflow_conventions(repo_root):
         assert log.startswith(f"logs/{stage}/{short}/"), (name, log)
         assert bench == "benchmarks/" + log[len("logs/"):-len(".log")] + ".tsv", (name, bench)
         assert "mem_mb=" in body and "runtime=" in body, name
+
+
+@pytest.mark.parametrize("configfile, datasets, trainings", [
+    ("configs/lensing_lattice.yaml", ["A", "A-lattice"], 4),  # 2 networks x 2 samplings
+    ("configs/lensing_medium.yaml", ["A", "B", "II"], 15),
+])
+def test_lensing_configs_name_a_data_set_per_preset_and_sampling(repo_root, tmp_path, configfile, datasets, trainings):
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-n",
+                             "--directory", str(tmp_path), "--cores", "2", "--configfile",
+                             str(repo_root / "config.yaml"), str(repo_root / configfile)],
+                            capture_output=True, text=True, cwd=repo_root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert re.search(rf"lensing_train\s+{trainings}\b", out)
+    assert re.search(rf"lensing_evaluate\s+{len(datasets)}\b", out)
+    merged = set(re.findall(r"results/lensing/data/([\w-]+)/images\.npy", out))
+    assert merged == set(datasets)
