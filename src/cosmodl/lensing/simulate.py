@@ -107,11 +107,6 @@ def image_rng(seed: int, preset: str, cls: str, split: str, index: int) -> np.ra
     return np.random.default_rng(np.random.SeedSequence(key))
 
 
-def uniform(rng: np.random.Generator, bounds) -> float:
-    """One draw from U[low, high] (:meth:`IidDraws.uniform`)."""
-    return IidDraws(rng).uniform("", bounds)
-
-
 @functools.lru_cache(maxsize=1)
 def _cosmology():
     from astropy.cosmology import Planck18
