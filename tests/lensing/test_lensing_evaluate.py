@@ -5,6 +5,7 @@ import pytest
 from scipy.stats import wasserstein_distance
 from sklearn.metrics import roc_auc_score
 
+from cosmodl.evaluation.metrics import auc_standard_error
 from cosmodl.lensing.evaluate import (anomaly_metrics, classifier_metrics, column_w1, corner_noise_variance,
                                      lattice_summary, pca_baseline, pixel_mse)
 
@@ -26,6 +27,9 @@ def test_anomaly_metrics_match_sklearn_per_class_and_for_both():
     assert m["auc"]["spherical"] == pytest.approx(roc_auc_score(classes[keep] == "spherical", score[keep]))
     assert m["auc"]["sub"] == pytest.approx(roc_auc_score(classes != "no_sub", score))
     assert m["mse"]["vortex"] == pytest.approx(score[classes == "vortex"].mean())
+    # each AUC's standard error from its own class sizes: 30 spherical and 50 no_sub images
+    assert m["auc_se"]["spherical"] == pytest.approx(auc_standard_error(m["auc"]["spherical"], 30, 50))
+    assert m["auc_se"]["sub"] == pytest.approx(auc_standard_error(m["auc"]["sub"], 50, 50))
 
 
 def test_a_perfect_score_has_auc_one_and_a_reversed_one_zero():

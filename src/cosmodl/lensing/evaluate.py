@@ -85,7 +85,7 @@ def anomaly_metrics(classes: np.ndarray, score: np.ndarray, mse=None, w1=None, s
     """
     classes = np.asarray(classes)
     neg = classes == "no_sub"
-    out = {"auc": {}}
+    out = {"auc": {}, "auc_se": {}}
     strong = strong_substructure(classes, signal)
     for name, pos in (("spherical", classes == "spherical"), ("vortex", classes == "vortex"),
                       ("sub", np.isin(classes, SUB_CLASSES)), ("sub_strong", strong)):
@@ -93,18 +93,12 @@ def anomaly_metrics(classes: np.ndarray, score: np.ndarray, mse=None, w1=None, s
             continue
         keep = neg | pos
         out["auc"][name] = roc_auc(pos[keep], score[keep])
-    out["auc_se"] = {name: auc_standard_error(auc, int(np.sum(strong if name == "sub_strong" else
-                                                                  _positives(classes, name))), int(neg.sum()))
-                     for name, auc in out["auc"].items()}
+        out["auc_se"][name] = auc_standard_error(out["auc"][name], int(pos.sum()), int(neg.sum()))
     groups = {"no_sub": neg, "sub": ~neg, "spherical": classes == "spherical", "vortex": classes == "vortex"}
     for key, values in (("mse", mse), ("w1", w1)):
         if values is not None:
             out[key] = {g: float(np.mean(values[m])) for g, m in groups.items()}
     return out
-
-
-def _positives(classes: np.ndarray, name: str) -> np.ndarray:
-    return np.isin(classes, SUB_CLASSES) if name == "sub" else classes == name
 
 
 def corner_noise_variance(images: np.ndarray, block: int | None = None) -> np.ndarray:
@@ -355,7 +349,7 @@ def lattice_summary(datasets: dict) -> dict:
             a, b = (iid[model], lat[model]) if model in ORACLES else (iid["models"][model], lat["models"][model])
             ai, al = a["auc"]["sub"], b["auc"]["sub"]
             si, sl = a.get("auc_se", {}).get("sub"), b.get("auc_se", {}).get("sub")
-            z = (al - ai) / np.hypot(si, sl) if si and sl else None
+            z = float((al - ai) / np.hypot(si, sl)) if si and sl else None
             rows[model] = {"iid": ai, "iid_se": si, "lattice": al, "lattice_se": sl, "z": z}
         out[lat["preset"]] = {"substructure": lat.get("substructure", "real"), "models": rows}
     return out
