@@ -124,3 +124,35 @@ def test_bad_architecture_settings_are_errors():
         build_model("lensing_rbm", {"cd_steps": 0})
     with pytest.raises(ValueError, match="latent"):
         build_model("lensing_dcae", {"latent": 0})
+
+
+@pytest.mark.parametrize("name", ["lensing_vae", "lensing_aae"])
+def test_64_pixel_decoders_learn_dark_ring_images_instead_of_saturating(name):
+    """DeepLenseSim's 64 x 64 images are a thin ring on black. From PyTorch's default output level (0.5)
+    the VAE's and AAE's sigmoids saturated within an epoch and stayed at the black image; the decoder
+    now starts at the images' mean level and learns."""
+    from cosmodl.training import StepContext, TrainConfig
+    from cosmodl.training.distributed import Distributed
+    from cosmodl.training.trainer import _optimizers, has_custom_step, supervised_step
+
+    torch.manual_seed(0)
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    radius = 14 + 10 * torch.rand(32, 1, 1)
+    rings = torch.exp(-((torch.hypot(xx - 32, yy - 32) - radius) ** 2) / 4)[:, None]  # (32, 1, 64, 64) in [0, 1]
+    model = build_model(name, {"side": 64, "latent": 32})
+    cfg = TrainConfig(batch_size=8, optimizer="adam", lr=2e-3, weight_decay=0.0, scheduler="constant", augment=False)
+    ctx = StepContext(torch.device("cpu"), cfg, Distributed("cpu"))
+    optimizers, _ = _optimizers(model, cfg, total_steps=60)
+    model.train()
+    for step in range(60):
+        batch = rings[8 * (step % 4):8 * (step % 4 + 1)]
+        ctx.start_batch(0, step)
+        if has_custom_step(model):
+            model.training_step((batch, batch), ctx, optimizers)
+        else:
+            supervised_step(model, (batch, batch), ctx, optimizers, model.loss)
+    model.eval()
+    with torch.no_grad():
+        recon = model.predict(rings)
+    black = (rings**2).mean()  # the saturated decoder's error
+    assert torch.mean((recon - rings) ** 2) < 0.9 * black and recon.min() > 1e-3  # not the black image
