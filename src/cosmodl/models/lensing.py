@@ -37,19 +37,20 @@ from .heads import ImageResNet
 from .registry import register_model
 
 # Per input side: the encoder's convolutions (kernel, stride, padding), the decoder's transposed
-# convolutions (kernel, stride, padding, output padding), the bottleneck's side (64 channels) and the
-# decoder's initial output level (None: PyTorch's default initialisation).
-# 150: the original (note's table): 150 -> 49 -> 15 -> 9 and back. 64: stride 2, 64 -> 32 -> 16 -> 8 and
-# back, starting at the mean level of min-max lensing images (0.05, a logit of -2.94): from PyTorch's
-# default (0.5) the first steps on DeepLenseSim's dark 64 x 64 images drove the VAE's and the AAE's
-# last pre-activations to about -6,000, the sigmoid saturated, and both decoders stayed at the
-# black image (MSE 0.0186 for the 5,000-image medium run, whatever the learning rate).
+# convolutions (kernel, stride, padding, output padding) and the bottleneck's side (64 channels).
+# 150: the original (note's table): 150 -> 49 -> 15 -> 9 and back. 64: stride 2, 64 -> 32 -> 16 -> 8 and back.
 GEOMETRY = {
     150: {"encoder": ((7, 3, 1), (7, 3, 1), (7, 1, 0)), "decoder": ((7, 1, 0, 0), (7, 3, 1, 2), (6, 3, 1, 2)),
-          "bottleneck": 9, "output_level": None},
+          "bottleneck": 9},
     64: {"encoder": ((7, 2, 3), (7, 2, 3), (7, 2, 3)), "decoder": ((7, 2, 3, 1), (7, 2, 3, 1), (7, 2, 3, 1)),
-         "bottleneck": 8, "output_level": 0.05},
+         "bottleneck": 8},
 }
+# The decoders' initial output: the mean level of min-max lensing images (about 0.04 for Model A,
+# 0.06 for Model II), not PyTorch's default sigmoid(0) = 0.5. From 0.5 the first steps on the mostly
+# black images of PyLensing's clean Model A and of DeepLenseSim drove the last pre-activations to
+# about -6,000: the sigmoid saturated and the VAE (and at 64 x 64 the AAE) stayed at a constant image
+# for good (medium run: MSE 0.0077 on Model A, 0.0186 on Model II, whatever the learning rate).
+OUTPUT_LEVEL = 0.05
 AUTOENCODER_SIDES = tuple(GEOMETRY)
 CHANNELS = (1, 16, 32, 64)
 
@@ -83,8 +84,8 @@ class Decoder(nn.Module):
     """latent -> 1 x S x S in (0, 1): Linear, 64 x b x b, three transposed convolutions, sigmoid.
 
     S = 150: ConvT(64,32,k7) ReLU, ConvT(32,16,k7,s3,p1,op2) ReLU, ConvT(16,1,k6,s3,p1,op2), as the original
-    (whose Tanh is a sigmoid here: the data are in [0, 1]). S = 64: the last layer's bias starts at the
-    images' mean level (:data:`GEOMETRY`).
+    (whose Tanh is a sigmoid here: the data are in [0, 1]). The last layer's bias starts at the
+    images' mean level (:data:`OUTPUT_LEVEL`).
     """
 
     def __init__(self, latent: int, side: int = 150):
@@ -98,9 +99,8 @@ class Decoder(nn.Module):
                                              output_padding=out_pad))
             layers.append(nn.ReLU() if k < 2 else nn.Sigmoid())
         self.deconv = nn.Sequential(*layers)
-        if geometry["output_level"] is not None:
-            with torch.no_grad():
-                self.deconv[-2].bias.fill_(math.log(geometry["output_level"] / (1 - geometry["output_level"])))
+        with torch.no_grad():
+            self.deconv[-2].bias.fill_(math.log(OUTPUT_LEVEL / (1 - OUTPUT_LEVEL)))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.deconv(self.linear(z).view(-1, *self.bottleneck))
