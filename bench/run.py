@@ -125,7 +125,7 @@ def bench_training(side=64, batch=32, steps=12, n_images=1024, out_dir=None, dev
     """
     import torch
 
-    from cosmodl.models import VoidMapNet
+    from cosmodl.voids.models import VoidMapNet
     from cosmodl.training import (
         ArrayDataset,
         EpochLoader,

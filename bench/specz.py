@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from cosmodl.models import build_model
+from cosmodl.specz import models as _models  # noqa: F401  (registers specz_cnn)
 from cosmodl.specz.baselines import TemplateFit
 from cosmodl.specz.data import SpectraSet, make_spectra
 from cosmodl.specz.spectra import SpectrumMaker, SpectrumSettings

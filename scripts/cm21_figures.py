@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from cosmodl.figures.cm21 import cm21_figures
+from cosmodl.cm21.figures import cm21_figures
 from cosmodl.logs import logged_step
 
 with logged_step(snakemake.log[0]):

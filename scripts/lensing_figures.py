@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from cosmodl.figures.lensing import lensing_figures
+from cosmodl.lensing.figures import lensing_figures
 from cosmodl.logs import logged_step
 
 with logged_step(snakemake.log[0]):

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from cosmodl.figures.specz import specz_figures
+from cosmodl.specz.figures import specz_figures
 from cosmodl.logs import logged_step
 
 with logged_step(snakemake.log[0]):

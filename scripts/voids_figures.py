@@ -3,7 +3,7 @@ import json
 import re
 from pathlib import Path
 
-from cosmodl.figures.voids import voids_figures
+from cosmodl.voids.figures import voids_figures
 from cosmodl.logs import logged_step
 from cosmodl.voids.subboxes import lattice_from_index
 

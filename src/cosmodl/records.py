@@ -1,9 +1,10 @@
 """Trained-model records: one file with everything needed to predict, and ``predict`` itself.
 
-A record is a ``torch.save`` dict: ``model`` (the registry name), ``model_cfg`` (what
-:func:`cosmodl.models.build_model` rebuilds the architecture from), ``state_dict`` (on CPU) and
-whatever the stage adds (input transform, target names, training summary, split). Loading builds
-the model by name, so any registered architecture can be read back without stage code.
+A record is a ``torch.save`` dict: ``model`` (the registry name), ``module`` (the module that
+registers it), ``model_cfg`` (what :func:`cosmodl.models.build_model` rebuilds the architecture
+from), ``state_dict`` (on CPU) and whatever the stage adds (input transform, target names, training
+summary, split). Loading imports ``module`` and builds the model by name, so a record can be read
+back without knowing which stage wrote it.
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ def save_model(path: str | Path, name: str, model_cfg: dict, model: nn.Module, *
     **extra
         Stage entries (picklable), stored at the top level of the record.
     """
-    reserved = {"format", "model", "model_cfg", "state_dict"} & set(extra)
+    reserved = {"format", "model", "module", "model_cfg", "state_dict"} & set(extra)
     if reserved:
         raise ValueError(f"save_model: {sorted(reserved)} are reserved record keys")
+    from .models import registering_module
+
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    record = {"format": FORMAT, "model": name, "module": registering_module(name), "model_cfg": dict(model_cfg),
+              "state_dict": state, **extra}
     with atomic_output(path) as tmp:
-        torch.save({"format": FORMAT, "model": name, "model_cfg": dict(model_cfg), "state_dict": state, **extra}, tmp)
+        torch.save(record, tmp)
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, dict]:
@@ -55,7 +60,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict]:
     record = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(record, dict) or record.get("format") != FORMAT or "model" not in record:
         raise ValueError(f"{path}: not a cosmodl model record (format {FORMAT})")
-    model = build_model(record["model"], record["model_cfg"])
+    model = build_model(record["model"], record["model_cfg"], module=record.get("module"))
     model.load_state_dict(record["state_dict"])
     model.eval()
     return model, record

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from cosmodl.models import Autoencoder21, EncodedCNN, PatchFC, SliceCNN, build_model
+from cosmodl.cm21.models import Autoencoder21, EncodedCNN, PatchFC, SliceCNN
+from cosmodl.models import build_model
 from cosmodl.records import predict
 
 

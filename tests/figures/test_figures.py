@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cosmodl.figures.common import plot_training_curves, remove_stale, save_figure
-from cosmodl.figures.voids import plot_counts, plot_demo, plot_leakage, plot_voids_training_curves
+from cosmodl.voids.figures import plot_counts, plot_demo, plot_leakage, plot_voids_training_curves
 
 
 def write_history(path, train, val):
@@ -54,7 +54,7 @@ def test_training_curves_wrap_panels_into_rows(tmp_path):
 def test_lensing_roc_curves_are_the_scores_with_their_auc_in_the_legend():
     from sklearn.metrics import roc_auc_score
 
-    from cosmodl.figures.lensing import plot_roc
+    from cosmodl.lensing.figures import plot_roc
 
     rng = np.random.default_rng(0)
     classes = np.repeat(["no_sub", "spherical", "vortex"], 30)
@@ -71,7 +71,7 @@ def test_lensing_roc_curves_are_the_scores_with_their_auc_in_the_legend():
 
 
 def test_lensing_titles_state_the_training_scale_only_when_the_detectors_share_it():
-    from cosmodl.figures.lensing import training_scale
+    from cosmodl.lensing.figures import training_scale
 
     models = {m: {"n_train": 5000, "epochs": 15} for m in ("dcae", "vae", "aae", "rbm")}
     models |= {"pca": {"n_train": 160}, "resnet": {"n_train": 15000, "epochs": 4}}  # not detectors' training

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cosmodl.models import build_model
-from cosmodl.models.lensing import RBM, VAE
+from cosmodl.lensing.models import RBM, VAE
 
 # Parameter counts added up by hand from the note's table (lensing.md section 3), weights + biases.
 ENCODER_CONVS = (1 * 16 * 49 + 16) + (16 * 32 * 49 + 32) + (32 * 64 * 49 + 64)

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+import cosmodl.voids.models  # noqa: F401  (registers the void networks)
 from cosmodl.errors import ConfigError
 from cosmodl.models import build_model, model_names, register_model
 from cosmodl.models.backbones import ResNetBackbone

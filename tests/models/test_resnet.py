@@ -3,7 +3,8 @@ import torch
 import torchvision
 
 from cosmodl.errors import ConfigError
-from cosmodl.models import VoidCountNet, VoidMapNet, build_resnet_encoder
+from cosmodl.models import build_resnet_encoder
+from cosmodl.voids.models import VoidCountNet, VoidMapNet
 
 
 @pytest.mark.parametrize("side, arch", [(224, "resnet18"), (64, "resnet18"), (64, "resnet50"), (24, "resnet34")])

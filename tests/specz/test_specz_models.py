@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cosmodl.models import build_model
-from cosmodl.models.specz import keras_parameter_count, pooled_length
+from cosmodl.specz.models import keras_parameter_count, pooled_length
 from cosmodl.specz.baselines import TemplateFit, binned_flux
 from cosmodl.specz.metrics import pit, redshift_metrics, sigma_nmad, softmax_estimates
 from cosmodl.specz.spectra import SpectrumMaker, SpectrumSettings

@@ -18,6 +18,7 @@ import pandas as pd
 from ..evaluation.compare import format_value, write_markdown_table, write_metrics
 from ..io import atomic_output, write_json
 from ..records import load_model, predict
+from . import models as _models  # noqa: F401  (registers this stage's architectures: older records)
 from .baselines import pca_knn, physics_features, physics_models
 from .data import patches_of, task_rows
 from .learn import ScaleClip, split_roles

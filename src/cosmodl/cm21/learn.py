@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from ..io import digest, fingerprint
 from ..models import build_model
+from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from ..records import load_model, save_model
 from ..splits import DROPPED, TEST, TRAIN, VAL, load_split
 from ..training import ArrayDataset, Standardise, TrainConfig, accuracy, fit, is_main_process, train_settings

@@ -1,1 +1,3 @@
-"""Figures of the stages (matplotlib, Agg backend, PNG)."""
+"""What every stage's figures share (matplotlib, Agg backend, PNG): saving, training curves, stale files.
+
+A stage draws its own figures in ``cosmodl.<stage>.figures``."""

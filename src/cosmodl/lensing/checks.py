@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..training.config import train_settings
-from ..models.lensing import AUTOENCODER_SIDES
+from .models import AUTOENCODER_SIDES
 from .data import ANOMALY_MODELS
 from .simulate import PRESET_KEYS
 

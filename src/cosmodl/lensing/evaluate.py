@@ -255,6 +255,7 @@ def score_autoencoder(name: str, record_path, test: dict, arrays: dict, threads=
     Adds ``score_<name>`` (N,) and ``example_<name>`` (3, H, W) to ``arrays``.
     """
     from ..records import load_model, predict
+    from . import models as _models  # noqa: F401  (registers this stage's architectures: older records)
 
     model, record = load_model(record_path)
     recon = predict(model, test["x"], batch_size=100, threads=threads).reshape(test["x"].shape)
@@ -278,6 +279,7 @@ def score_baselines(train_x: np.ndarray, test: dict, base: dict, seed: int, arra
 def score_classifier(record_path, raw_x: np.ndarray, test: dict, arrays: dict, threads=None) -> dict:
     """Metrics of the supervised ResNet on the test images ``raw_x`` (counts/s, normalised as it was trained)."""
     from ..records import load_model, predict
+    from . import models as _models  # noqa: F401  (registers this stage's architectures: older records)
 
     model, record = load_model(record_path)
     transform = normaliser(record["normalisation"])

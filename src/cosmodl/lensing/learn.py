@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from ..io import digest, fingerprint
 from ..models import build_model
+from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from ..records import save_model
 from ..training import ArrayDataset, TrainConfig, fit, is_main_process, train_settings
 from ..training.augment import image_symmetries

@@ -1,17 +1,13 @@
-"""Neural networks: the model registry, shared backbones, and each stage's architectures.
+"""Neural networks shared by the stages: the model registry, backbones and heads.
 
-``build_model(name, cfg)`` builds any registered architecture; importing this package registers
-those of every stage.
+``build_model(name, cfg)`` builds any registered architecture. Each stage defines its own in
+``cosmodl.<stage>.models`` and registers them there (importing that module registers them); a
+model record names that module, so loading a record needs no stage import of its own.
 """
 
 from .backbones import ResNetBackbone, build_resnet_encoder
-from .cm21 import Autoencoder21, EncodedCNN, PatchFC, SliceCNN
 from .heads import ImageResNet, TaskOutput
-from .lensing import AAE, DCAE, RBM, VAE
-from .registry import build_model, model_names, register_model
-from .specz import SpectrumCNN
-from .voids import VoidCountNet, VoidMapNet
+from .registry import build_model, model_names, register_model, registering_module
 
 __all__ = ["ResNetBackbone", "build_resnet_encoder", "build_model", "model_names", "register_model",
-           "VoidCountNet", "VoidMapNet", "AAE", "DCAE", "RBM", "VAE", "ImageResNet", "TaskOutput",
-           "Autoencoder21", "EncodedCNN", "PatchFC", "SliceCNN", "SpectrumCNN"]
+           "registering_module", "ImageResNet", "TaskOutput"]

@@ -11,6 +11,7 @@ and the trainer, the records and the tests then build it from its name and its c
 
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 from torch import nn
@@ -44,14 +45,27 @@ def model_names() -> list[str]:
     return sorted(_BUILDERS)
 
 
-def build_model(name: str, cfg: dict | None = None) -> nn.Module:
+def registering_module(name: str) -> str:
+    """The module that registered ``name`` (importing it registers the name again)."""
+    if name not in _BUILDERS:
+        raise ConfigError(f"model {name!r} is not registered; known models: {model_names()}")
+    return _BUILDERS[name].__module__
+
+
+def build_model(name: str, cfg: dict | None = None, module: str | None = None) -> nn.Module:
     """A new model of architecture ``name`` built from its config section ``cfg``.
+
+    A stage registers its architectures when its ``models`` module is imported; ``module`` (as
+    a model record stores it) is imported first when ``name`` is not registered yet, so that a
+    record can be loaded without knowing which stage wrote it.
 
     Raises
     ------
     ConfigError
         If ``name`` is not registered; the message lists the registered names.
     """
+    if name not in _BUILDERS and module:
+        importlib.import_module(module)
     if name not in _BUILDERS:
         raise ConfigError(f"model {name!r} is not registered; known models: {model_names()}")
     return _BUILDERS[name](dict(cfg or {}))

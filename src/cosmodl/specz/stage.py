@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..io import atomic_output, fingerprint, write_json
 from ..models import build_model
+from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from ..records import load_model, predict, save_model
 from ..training import ArrayDataset, TrainConfig, accuracy, fit, is_main_process, train_settings
 from .baselines import TemplateFit, forest_probabilities, random_forest

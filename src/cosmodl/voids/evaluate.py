@@ -17,6 +17,7 @@ from ..evaluation.compare import beats, write_metrics
 from ..evaluation.metrics import map_metrics, regression_metrics
 from ..io import atomic_output, write_json
 from ..records import load_model, predict
+from . import models as _models  # noqa: F401  (registers this stage's architectures: older records)
 from ..splits import load_split, subsample
 from .learn import COUNT_TARGETS, ImageTransform, count_targets, map_truth_transform
 from .resources import check_memory

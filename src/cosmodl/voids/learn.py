@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from ..io import digest, fingerprint
 from ..models import build_model
+from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from ..records import save_model
 from ..splits import load_split, subsample
 from ..training import ArrayDataset, Standardise, TrainConfig, fit, is_main_process

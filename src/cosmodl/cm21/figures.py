@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..cm21.boxes import DELTA_T, DENSITY, parse_name, read_box, scan_realization
-from ..cm21.data import AXES, parse_realization, take_slices
+from ..figures.common import plot_training_curves, plt, read_history, save_figure
 from ..records import load_model, predict
-from .common import plot_training_curves, plt, read_history, save_figure
+from . import models as _models  # noqa: F401  (registers this stage's architectures: older records)
+from .boxes import DELTA_T, DENSITY, parse_name, read_box, scan_realization
+from .data import AXES, parse_realization, take_slices
 
 # the real f_esc 0.096 boxes' global neutral fraction (note 21cm.md), for reference
 REAL_HISTORY = {5.5: 0.0, 6.0: 0.0109, 6.5: 0.1259, 7.0: 0.3133, 7.5: 0.4808, 8.0: 0.6125, 9.0: 0.7849, 10.0: 0.8823,
@@ -79,7 +80,7 @@ def plot_history(table: pd.DataFrame, zeta_per_fesc: float = 250.0):
 
 def plot_reconstructions(model_path, slices: np.ndarray, table: pd.DataFrame, rows, scale_mk: float):
     """Autoencoder input, reconstruction and residual for test slices at three redshifts."""
-    from ..cm21.learn import ScaleClip
+    from .learn import ScaleClip
 
     model, _ = load_model(model_path)
     test = table.iloc[rows]
@@ -193,8 +194,8 @@ def plot_accuracy_curves(runs: dict, classes: dict):
 def cm21_figures(cfg: dict, metrics: dict, slices_path, table_path, split_path, boxes, histories, out_dir,
                  autoencoder_path=None) -> None:
     """Write every 21-cm figure into ``out_dir`` (see the rule ``cm21_figures``)."""
-    from ..cm21.learn import split_roles
     from ..splits import TEST
+    from .learn import split_roles
 
     out_dir = Path(out_dir)
     table = pd.read_csv(table_path)

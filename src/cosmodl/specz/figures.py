@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from ..specz.spectra import LINES
-from .common import plot_training_curves, plt, save_figure
+from ..figures.common import plot_training_curves, plt, save_figure
+from .spectra import LINES
 
 METHOD_NAME = {"template": "template fit", "forest": "random forest"}
 NOISE_COLOUR = {"clean": "tab:blue", "noisy": "tab:red"}

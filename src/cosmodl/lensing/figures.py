@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..lensing.data import MODELS, MinMax, parse_dataset, read_params
-from ..lensing.simulate import CLASSES
-from .common import plot_training_curves, plt, save_figure
+from ..figures.common import plot_training_curves, plt, save_figure
+from .data import MODELS, MinMax, parse_dataset, read_params
+from .simulate import CLASSES
 
 CLASS_COLOUR = {"no_sub": "tab:blue", "spherical": "tab:orange", "vortex": "tab:green"}
 SCORERS = ("dcae", "vae", "aae", "rbm", "pca", "osvm")

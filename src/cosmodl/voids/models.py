@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import ResNetBackbone
-from .registry import register_model
+from ..models.backbones import ResNetBackbone
+from ..models.registry import register_model
 
 MAP_STRIDE = 4  # map pixels per image pixel: 224 -> 56
 

@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .heads import ImageResNet, TaskOutput, n_outputs
-from .registry import register_model
+from ..models.heads import ImageResNet, TaskOutput, n_outputs
+from ..models.registry import register_model
 
 
 def _conv(c_in: int, c_out: int, padding: str) -> nn.Sequential:

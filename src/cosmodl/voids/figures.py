@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import plot_training_curves, plt, remove_stale, save_figure
+from ..figures.common import plot_training_curves, plt, remove_stale, save_figure
 
 SPLIT_COLOURS = {"spatial": "tab:blue", "random": "tab:orange"}
 LOSS_LABELS = {"map model": "BCE per pixel", "counts model": "MSE of standardised targets"}

@@ -32,9 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..models.heads import ImageResNet
+from ..models.registry import register_model
 from ..training import build_optimizer, build_scheduler
-from .heads import ImageResNet
-from .registry import register_model
 
 # Per input side: the encoder's convolutions (kernel, stride, padding), the decoder's transposed
 # convolutions (kernel, stride, padding, output padding) and the bottleneck's side (64 channels).

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .heads import TaskOutput
-from .registry import register_model
+from ..models.heads import TaskOutput
+from ..models.registry import register_model
 
 
 def pooled_length(n: int, blocks: int) -> int:
