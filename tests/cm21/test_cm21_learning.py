@@ -103,3 +103,14 @@ def test_settings_that_cannot_work_together_are_one_clear_error(cm21, match):
 
     with pytest.raises(ConfigError, match=match):
         check_config(validate_config({"cm21": cm21}, load_schema()))
+
+
+def test_networks_are_judged_against_the_best_physics_or_pca_baseline_by_accuracy_or_rmse():
+    from cosmodl.cm21.evaluate import baseline_verdict
+
+    methods = {"physics_logistic": 0.9, "physics_boosting": 0.8, "pca_knn": 0.95, "fc": 0.7, "cnn": 0.97}
+    doc = baseline_verdict({"kind": "classification", "methods": {k: {"accuracy": v} for k, v in methods.items()}})
+    assert (doc["best_baseline"], {k: v["beats"] for k, v in doc["models"].items()}) == \
+        ("pca_knn", {"fc": False, "cnn": True})
+    doc = baseline_verdict({"kind": "regression", "methods": {k: {"rmse": v} for k, v in methods.items()}})
+    assert (doc["metric"], doc["best_baseline"], doc["models"]["fc"]["beats"]) == ("rmse", "physics_boosting", True)

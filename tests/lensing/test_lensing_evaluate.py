@@ -82,3 +82,17 @@ def test_lattice_summary_sets_iid_and_lattice_side_by_side_in_standard_errors():
     assert out["A"]["models"]["pca"]["z"] == pytest.approx(0.30 / np.hypot(0.02, 0.02))
     assert out["A"]["models"]["oracle"]["lattice"] == 0.5
     assert lattice_summary({"A": doc("iid", 0.5)}) == {}
+
+
+def test_each_network_is_judged_against_the_better_of_pca_and_the_one_class_svm():
+    from cosmodl.lensing.evaluate import baseline_verdict
+
+    def scorer(auc, se):
+        return {"auc": {"sub": auc}, "auc_se": {"sub": se}}
+
+    models = {"dcae": scorer(0.60, 0.01), "resnet": scorer(0.90, 0.02), "pca": scorer(0.55, 0.01),
+              "osvm": scorer(0.58, 0.02)}
+    doc = baseline_verdict(models)
+    assert (doc["metric"], doc["best_baseline"]) == ("auc_sub", "osvm")
+    assert sorted(doc["models"]) == ["dcae", "resnet"]
+    assert doc["models"]["dcae"]["z"] == pytest.approx(0.02 / (0.01 ** 2 + 0.02 ** 2) ** 0.5)

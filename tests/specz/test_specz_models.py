@@ -90,3 +90,15 @@ def test_softmax_interval_and_pit_of_a_planted_distribution():
     truth = rng.uniform(1.40, 1.60, 5000)
     values = pit(np.repeat(prob, 5000, axis=0), centres, truth)
     assert np.histogram(values, bins=5, range=(0, 1))[0].min() > 900
+
+
+def test_each_cnn_run_is_judged_against_the_better_of_the_template_fit_and_the_forest():
+    from cosmodl.specz.evaluate import baseline_verdict
+
+    def method(kind, accuracy):
+        return {"kind": kind, "mode": {"accuracy": accuracy}}
+
+    doc = baseline_verdict({"cnn3_clean_2k": method("cnn", 0.5), "cnn1_clean_2k": method("cnn", 0.2),
+                            "template": method("template", 0.3), "forest": method("forest", 0.4)})
+    assert (doc["best_baseline"], doc["baseline_value"]) == ("forest", 0.4)
+    assert {k: v["beats"] for k, v in doc["models"].items()} == {"cnn3_clean_2k": True, "cnn1_clean_2k": False}

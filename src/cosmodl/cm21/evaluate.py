@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..evaluation.compare import format_value, write_markdown_table, write_metrics
+from ..evaluation.compare import format_value, verdict, write_markdown_table, write_metrics
 from ..io import atomic_output, write_json
 from ..records import load_model, predict
 from . import models as _models  # noqa: F401  (registers this stage's architectures: older records)
@@ -138,11 +138,22 @@ def collect_metrics(evaluations, schema_path, out_path) -> dict:
     tasks = {}
     for path in evaluations:
         doc = json.loads(open(path).read())
+        doc["beats"] = baseline_verdict(doc)
         tasks[doc["task"]] = doc
     split = next(iter(tasks.values())).get("split", {})
     doc = {"stage": "cm21", "split": split, "patch": next(iter(tasks.values())).get("patch"), "tasks": tasks,
            "table": accuracy_table(tasks)}
     return write_metrics(doc, schema_path, out_path)
+
+
+def baseline_verdict(task: dict) -> dict:
+    """Each network of a task against the best of the physics and PCA + k-NN baselines: accuracy for
+    a classification, RMSE for the zeta regression."""
+    metric = "accuracy" if task["kind"] == "classification" else "rmse"
+    values = {name: m.get(metric) for name, m in task["methods"].items()}
+    baselines = [name for name in values if name.startswith("physics_") or name == "pca_knn"]
+    networks = [name for name in values if name not in baselines]
+    return verdict(values, networks, baselines, metric, lower_is_better=metric == "rmse")
 
 
 def accuracy_table(tasks: dict) -> str:

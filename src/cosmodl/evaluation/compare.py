@@ -43,6 +43,52 @@ def _defined(value):
     return None if value is None or value != value else value
 
 
+def verdict(values: dict, models, baselines, metric: str, lower_is_better: bool = False,
+            standard_errors: dict | None = None) -> dict:
+    """Each model against the best of its baselines on one metric: the ``beats`` entry of a metrics file.
+
+    Parameters
+    ----------
+    values : dict
+        Method name → its value of ``metric`` (None or NaN when undefined).
+    models, baselines : iterable of str
+        Which of ``values`` are the models and which the baselines; names missing from ``values``
+        are left out.
+    metric : str
+        What the values are (``"auc_sub"``, ``"accuracy"``, ``"rmse"``), written into the verdict.
+    lower_is_better : bool
+        True for errors (RMSE, σ_NMAD); the best baseline is then the lowest.
+    standard_errors : dict, optional
+        Method name → standard error of its value; adds each model's difference from the best
+        baseline in units of the two errors combined (``z``; positive when the model is better).
+
+    Returns
+    -------
+    dict
+        ``{"metric", "lower_is_better", "best_baseline", "baseline_value", "models": {name:
+        {"value", "beats"[, "z"]}}}``; ``best_baseline`` is None when no baseline value is defined
+        (every defined model value then beats it, as in :func:`beats`).
+    """
+    sign = -1.0 if lower_is_better else 1.0
+    defined = {b: _defined(values[b]) for b in baselines if b in values}
+    defined = {b: v for b, v in defined.items() if v is not None}
+    best = max(defined, key=lambda b: sign * defined[b]) if defined else None
+    base_value = defined.get(best)
+    out = {"metric": metric, "lower_is_better": bool(lower_is_better), "best_baseline": best,
+           "baseline_value": base_value, "models": {}}
+    for name in models:
+        if name not in values:
+            continue
+        value = _defined(values[name])
+        lower = [metric] if lower_is_better else []
+        entry = {"value": value, "beats": beats({metric: value}, {metric: base_value}, [metric], lower)[metric]}
+        if standard_errors is not None and value is not None and base_value is not None:
+            se = (standard_errors.get(name) or 0.0) ** 2 + (standard_errors.get(best) or 0.0) ** 2
+            entry["z"] = sign * (value - base_value) / se ** 0.5 if se > 0 else None
+        out["models"][name] = entry
+    return out
+
+
 def write_metrics(doc: dict, schema_path: str | Path, out_path: str | Path) -> dict:
     """Check a metrics document against its JSON schema, then write it (NaN as null, atomically).
 

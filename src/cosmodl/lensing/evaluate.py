@@ -23,7 +23,7 @@ import logging
 
 import numpy as np
 
-from ..evaluation.compare import format_value, write_markdown_table, write_metrics
+from ..evaluation.compare import format_value, verdict, write_markdown_table, write_metrics
 from ..evaluation.metrics import auc_standard_error, roc_auc
 from ..io import atomic_output, write_json
 from .data import ANOMALY_MODELS, MinMax, normaliser, parse_dataset, read_params, select
@@ -33,6 +33,7 @@ from .simulate import CLASSES
 log = logging.getLogger(__name__)
 SUB_CLASSES = ("spherical", "vortex")
 ORACLES = ("oracle", "oracle_chi2")
+BASELINES = ("pca", "osvm")
 CORNER_FRACTION = 2 / 15  # side of the corner blocks of the noise estimate: 20 pixels of 150, 8 of 64
 
 
@@ -315,6 +316,7 @@ def collect_metrics(evaluations, schema_path, out_path) -> dict:
     datasets = {}
     for path in evaluations:
         doc = json.loads(open(path).read())
+        doc["beats"] = baseline_verdict(doc["models"])
         datasets[doc["dataset"]] = doc
     kinds = sorted({d.get("normalisation", "minmax") for d in datasets.values()})
     images = {"minmax": "the min-max normalised image", "none": "the image in counts/s"}
@@ -329,6 +331,15 @@ def collect_metrics(evaluations, schema_path, out_path) -> dict:
     if lattice:
         doc["lattice"] = lattice
     return write_metrics(doc, schema_path, out_path)
+
+
+def baseline_verdict(models: dict) -> dict:
+    """Each network of a data set against the better of PCA and the one-class SVM on the sub AUC,
+    with its difference in combined standard errors (``z``)."""
+    values = {name: m["auc"]["sub"] for name, m in models.items()}
+    errors = {name: m.get("auc_se", {}).get("sub") for name, m in models.items()}
+    networks = [name for name in models if name not in BASELINES]
+    return verdict(values, networks, BASELINES, "auc_sub", standard_errors=errors)
 
 
 def lattice_summary(datasets: dict) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..evaluation.compare import format_value, write_markdown_table, write_metrics
+from ..evaluation.compare import format_value, verdict, write_markdown_table, write_metrics
 
 # The only verified number of the source project (note specz.md section 3): the ADAX datathon's
 # 3-block network on 5,000 training spectra of its own (COSMOS-mock) data. The paper's accuracies
@@ -20,9 +20,18 @@ def collect_metrics(evaluations, schema_path, out_path) -> dict:
     noise = {}
     for path in evaluations:
         doc = json.loads(open(path).read())
+        doc["beats"] = baseline_verdict(doc["methods"])
         noise[doc["noise"]] = doc
     doc = {"stage": "specz", "chance": 1 / 800, "published": PUBLISHED, "noise": noise, "table": metrics_table(noise)}
     return write_metrics(doc, schema_path, out_path)
+
+
+def baseline_verdict(methods: dict) -> dict:
+    """Each CNN run of a noise level against the better of the template fit and the random forest,
+    on the accuracy of the most probable class."""
+    values = {name: m["mode"]["accuracy"] for name, m in methods.items()}
+    cnns = [name for name, m in methods.items() if m["kind"] == "cnn"]
+    return verdict(values, cnns, [name for name in methods if name not in cnns], "accuracy")
 
 
 def _order(item):
