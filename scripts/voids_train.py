@@ -7,7 +7,7 @@ training runs in N data-parallel processes started by torchrun inside this job.
 import sys
 
 from cosmodl.logs import logged_step
-from cosmodl.training import launch
+from cosmodl.training import launch, train_settings
 
 inp, params, voids = snakemake.input, snakemake.params, snakemake.params.voids
 args = dict(cfg=voids, task=snakemake.wildcards.task, split_path=inp.split,
@@ -15,6 +15,7 @@ args = dict(cfg=voids, task=snakemake.wildcards.task, split_path=inp.split,
             model_out=snakemake.output.model, history_out=snakemake.output.history, workdir=params.workdir,
             match_split_path=inp.match[0] if inp.match else None)
 with logged_step(snakemake.log[0], snakemake.threads):
-    code = launch("cosmodl.voids.learn:train_void_model", args, voids["train"]["devices"], snakemake.threads,
-                  snakemake.log[0], params.workdir)
+    devices = train_settings(voids, snakemake.wildcards.task, "voids")["devices"]
+    code = launch("cosmodl.voids.learn:train_void_model", args, devices, snakemake.threads, snakemake.log[0],
+                  params.workdir)
 sys.exit(code)

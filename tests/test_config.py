@@ -92,6 +92,10 @@ def test_voids_train_section_is_the_shared_block(schema):
     ("- voids\n", "bad.yaml: the top level must be a mapping"),
     ("voids:\n  train:\n    epochs: 0\n", "config key voids.train.epochs: 0 is less than the minimum of 1"),
     ("voids:\n  subboxes:\n    map_size: 7\n", "voids.subboxes.map_size = 7 and voids.subboxes.size = 64"),
+    ("voids:\n  train_overrides:\n    counts: {batch_size: 9999}\n",
+     "voids.train_overrides.counts.batch_size = 9999 is larger than the spatial split"),
+    ("voids:\n  train_overrides:\n    map: {batch_size: 9, devices: 2}\n",
+     r"voids.train_overrides.map.batch_size = 9 and voids.train_overrides.map.devices = 2"),
 ])
 def test_check_config_names_the_file_and_line(tmp_path, text, message):
     import re

@@ -97,12 +97,14 @@ def test_train_and_evaluate_a_map_model_on_either_target(repo_root, tmp_path, ma
              "test": list(range(32, 40))}
     (tmp_path / "split.json").write_text(json.dumps(split))
     cfg = validate_config({"voids": {"model": {"decoder_channels": 8, "map_target": map_target},
-                                     "train": {"epochs": 1, "batch_size": 8, "device": "cpu"},
+                                     "train": {"epochs": 3, "batch_size": 8, "device": "cpu"},
+                                     "train_overrides": {"map": {"epochs": 1}},  # the map network's own
                                      "evaluation": {"baseline_sigmas": [1]}}},
                           load_yaml(repo_root / "workflow/schemas/config.schema.yaml"))["voids"]
     summary = train_void_model(cfg, "map", tmp_path / "split.json", paths, None, tmp_path / "m.pt",
                                tmp_path / "h.csv", tmp_path / "ck", threads=1)
     assert summary["n_train"] == 24
+    assert len((tmp_path / "h.csv").read_text().splitlines()) == 2  # header + the override's one epoch
     # the final checkpoint stays until the workflow has accepted the outputs, then goes
     assert (tmp_path / "ck" / "checkpoint.pt").exists() and (tmp_path / "ck" / "FINISHED").exists()
     remove_finished_checkpoints(tmp_path)

@@ -43,11 +43,9 @@ def cm21_section(*keys):
     return {k: CM21[k] for k in keys}
 
 
-def cm21_devices(wildcards):
-    """Processes (GPUs) of a training job: train.devices, or that network's override."""
-    network = getattr(wildcards, "network", "autoencoder")
-    override = CM21["train_overrides"].get(network) or {}
-    return override.get("devices", CM21["train"]["devices"])
+cm21_devices = train_devices(
+    "cm21", lambda wildcards: getattr(wildcards, "network", "autoencoder")
+)
 
 
 def cm21_train_inputs(wildcards):

@@ -28,6 +28,18 @@ def all_targets():
     return [target for stage in config["stages"] for target in STAGE_TARGETS[stage]()]
 
 
+def train_devices(stage, network_of):
+    """A resource function: processes (GPUs) of a training job, train.devices of config[stage] or
+    the network's train_overrides entry; network_of(wildcards) names the network."""
+
+    def devices(wildcards):
+        section = config[stage]
+        override = section["train_overrides"].get(network_of(wildcards)) or {}
+        return override.get("devices", section["train"]["devices"])
+
+    return devices
+
+
 def cpus_per_gpu(devices):
     """A resource function for SLURM --cpus-per-gpu: a job's threads shared by its processes.
 

@@ -79,10 +79,7 @@ def lensing_sampling(wildcards):
     return parse_dataset(wildcards.dataset)[1]
 
 
-def lensing_train_devices(wildcards):
-    """Processes (GPUs) of a training job: train.devices, or that network's override."""
-    override = LENSING["train_overrides"].get(wildcards.model) or {}
-    return override.get("devices", LENSING["train"]["devices"])
+lensing_train_devices = train_devices("lensing", lambda wildcards: wildcards.model)
 
 
 def lensing_model_records(wildcards):

@@ -39,11 +39,9 @@ def specz_run(wildcards):
     return SPECZ_RUNS[wildcards.run]
 
 
-def specz_devices(wildcards):
-    """Processes (GPUs) of a training job: train.devices, or that depth's override."""
-    depth = f"cnn{SPECZ_RUNS[wildcards.run]['blocks']}"
-    override = SPECZ["train_overrides"].get(depth) or {}
-    return override.get("devices", SPECZ["train"]["devices"])
+specz_devices = train_devices(
+    "specz", lambda wildcards: f"cnn{SPECZ_RUNS[wildcards.run]['blocks']}"
+)
 
 
 def specz_records(wildcards):

@@ -129,12 +129,12 @@ rule voids_train:
         method="|".join(SPLIT_METHODS),
     threads: MAX_THREADS
     resources:
-        gpu=VOIDS["train"]["devices"],
-        cpus_per_gpu=cpus_per_gpu(VOIDS["train"]["devices"]),
+        gpu=voids_devices,
+        cpus_per_gpu=cpus_per_gpu(voids_devices),
         mem_mb=voids_mem_mb("train"),
         runtime=720,
     params:
-        voids=voids_section("box_size", "subboxes", "model", "train"),
+        voids=voids_section("box_size", "subboxes", "model", "train", "train_overrides"),
         workdir="results/voids/checkpoints/{task}_{method}",
     script:
         "../../scripts/voids_train.py"

@@ -74,6 +74,9 @@ def train_size_reference(wildcards):
     return []
 
 
+voids_devices = train_devices("voids", lambda wildcards: wildcards.task)
+
+
 def voids_section(*keys, omit=()):
     """The parts of config["voids"] that a job reads, passed as its params.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..splits import TRAIN, VAL, check_fractions, random_split
+from ..training.config import train_settings
 from .split import spatial_split
 from .subboxes import SubboxLattice
 
@@ -16,7 +17,7 @@ from .subboxes import SubboxLattice
 def check_config(config: dict) -> None:
     """Raise ConfigError for the first inconsistent combination in ``config['voids']`` (validated)."""
     voids = config["voids"]
-    sub, spl, train = voids["subboxes"], voids["split"], voids["train"]
+    sub, spl = voids["subboxes"], voids["split"]
     if sub["size"] > sub["n_cells"]:
         raise ConfigError(f"config keys voids.subboxes.size = {sub['size']} and voids.subboxes.n_cells = "
                           f"{sub['n_cells']}: a subbox cannot be larger than the box")
@@ -42,12 +43,16 @@ def check_config(config: dict) -> None:
             n_train = min(n_train, sizes["spatial"][0])
         sizes["random"] = (n_train, int((roles == VAL).sum()))
     for method, (n_train, n_val) in sizes.items():
-        if train["batch_size"] > n_train:
-            raise ConfigError(f"config key voids.train.batch_size = {train['batch_size']} is larger than the "
-                              f"{method} split's training set ({n_train} subboxes from voids.subboxes and voids.split)")
         if n_val == 0:
             raise ConfigError(f"config key voids.split.val_fraction = {spl['val_fraction']} leaves the {method} "
                               f"split no validation subboxes; training keeps the weights of the best validation epoch")
-    if train["batch_size"] % train["devices"]:
-        raise ConfigError(f"config keys voids.train.batch_size = {train['batch_size']} and voids.train.devices = "
-                          f"{train['devices']}: the batch size must be a multiple of the number of processes")
+    for task in ("map", "counts"):
+        train = train_settings(voids, task, "voids")
+        where = f"voids.train_overrides.{task}" if voids["train_overrides"].get(task) else "voids.train"
+        for method, (n_train, _) in sizes.items():
+            if train["batch_size"] > n_train:
+                raise ConfigError(f"config key {where}.batch_size = {train['batch_size']} is larger than the {method}"
+                                  f" split's training set ({n_train} subboxes from voids.subboxes and voids.split)")
+        if train["batch_size"] % train["devices"]:
+            raise ConfigError(f"config keys {where}.batch_size = {train['batch_size']} and {where}.devices = "
+                              f"{train['devices']}: the batch size must be a multiple of the number of processes")

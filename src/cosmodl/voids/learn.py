@@ -29,7 +29,7 @@ from ..models import build_model
 from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from ..records import save_model
 from ..splits import load_split, subsample
-from ..training import ArrayDataset, Standardise, TrainConfig, fit, is_main_process
+from ..training import ArrayDataset, Standardise, TrainConfig, fit, is_main_process, train_settings
 from ..training.augment import dihedral
 from .resources import check_memory
 
@@ -137,12 +137,13 @@ def train_void_model(cfg: dict, task: str, split_path, subboxes: dict, index_pat
     check_memory("train", cfg)
     split = load_split(split_path)
     match = len(load_split(match_split_path)["train"]) if match_split_path else None
-    train_idx = subsample(split["train"], match, cfg["train"]["seed"])
+    tcfg = TrainConfig(**train_settings(cfg, task, "voids"))
+    train_idx = subsample(split["train"], match, tcfg.seed)
     images = np.load(subboxes["images"], mmap_mode="r")
     targets, target_transform, augment, loss_fn = _task_data(cfg, task, subboxes, index_path)
     mean_count = float(np.mean(images[np.sort(train_idx)], dtype=np.float64))
     transform = ImageTransform(cfg["model"]["input_transform"], mean_count)
-    torch.manual_seed(cfg["train"]["seed"])
+    torch.manual_seed(tcfg.seed)
     model = build_model(MODEL_OF_TASK[task], cfg["model"])
     extra = {}
     if task == "counts":
@@ -150,7 +151,6 @@ def train_void_model(cfg: dict, task: str, split_path, subboxes: dict, index_pat
         model.set_target_scaling(stats_mean, stats_std)
         target_transform = Standardise(model.target_mean.numpy(), model.target_std.numpy())
         extra = {"target_mean": stats_mean.tolist(), "target_std": stats_std.tolist(), "targets": list(COUNT_TARGETS)}
-    tcfg = TrainConfig.from_config(cfg["train"], "voids.train")
     train_ds = ArrayDataset(subboxes["images"], targets, train_idx, transform, target_transform)
     val_ds = ArrayDataset(subboxes["images"], targets, split["val"], transform, target_transform)
     data_fingerprint = fingerprint(task, cfg["model"], train_idx.tolist(), split["val"].tolist(),
