@@ -81,3 +81,18 @@ def test_lensing_configs_name_a_data_set_per_preset_and_sampling(repo_root, tmp_
     assert re.search(rf"lensing_evaluate\s+{len(datasets)}\b", out)
     merged = set(re.findall(r"results/lensing/data/([\w-]+)/images\.npy", out))
     assert merged == set(datasets)
+
+
+def test_a_train_override_of_devices_sets_that_network_s_gpu_resource(repo_root, tmp_path):
+    """train_devices (common.smk): voids.train_overrides.counts.devices reaches the counts jobs only."""
+    (tmp_path / "over.yaml").write_text("stages: [voids]\nvoids:\n  train_overrides:\n    counts: {devices: 2}\n")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-n",
+                             "--directory", str(tmp_path), "--cores", "8", "--configfile",
+                             str(repo_root / "config.yaml"), str(tmp_path / "over.yaml")],
+                            capture_output=True, text=True, cwd=repo_root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    job = r"rule voids_train:\n(?:    .*\n)*?    wildcards: task=(\w+)[^\n]*\n(?:    .*\n)*?    resources: ([^\n]*)"
+    jobs = re.findall(job, result.stdout + result.stderr)
+    gpus = {(task, re.search(r"gpu=(\d+),", res).group(1), re.search(r"cpus_per_gpu=(\d+)", res).group(1))
+            for task, res in jobs}
+    assert gpus == {("counts", "2", "4"), ("map", "1", "8")}
