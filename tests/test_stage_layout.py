@@ -1,6 +1,7 @@
 """The stage contract's layout: a stage's science lives in its own package, the kit knows no stage."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,29 @@ def test_a_model_record_loads_in_a_process_that_imported_no_stage(tmp_path):
             f"model, record = load_model({str(tmp_path / 'm.pt')!r}); print(record['module'], type(model).__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["cosmodl.specz.models", "SpectrumCNN"]
+
+
+def steps_called_by_scripts(repo_root: Path, stage: str) -> dict[str, set[str]]:
+    """Per rule of ``stage``: the 'module.function' names of the stage that its script calls."""
+    steps = {}
+    for script in sorted((repo_root / "scripts").glob(f"{stage}_*.py")):
+        text = script.read_text()
+        names = {f"{m}.{f.strip()}" for m, fs in re.findall(rf"from cosmodl\.{stage}\.(\w+) import ([\w, ]+)", text)
+                 for f in fs.split(",")}
+        names |= {f"{m}.{f}" for m, f in re.findall(rf'"cosmodl\.{stage}\.(\w+):(\w+)"', text)}
+        steps[script.stem] = names
+    return steps
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_s_docstring_names_the_steps_its_rules_call(repo_root, stage):
+    """The package docstring is the map from rule to function: it must list every rule's call."""
+    import importlib
+
+    doc = importlib.import_module(f"cosmodl.{stage}").__doc__
+    steps = steps_called_by_scripts(repo_root, stage)
+    assert steps, stage
+    missing = {rule: sorted(name for name in names if f"``{name}``" not in doc) for rule, names in steps.items()}
+    assert not {rule: names for rule, names in missing.items() if names}, missing
+    rules = set(re.findall(r"^rule (\w+):", (repo_root / "workflow" / "rules" / f"{stage}.smk").read_text(), re.M))
+    assert rules == set(re.findall(rf"^({stage}_\w+) ", doc, re.M))

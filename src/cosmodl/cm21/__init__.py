@@ -1,0 +1,22 @@
+"""21-cm stage (seed 001): 21cmFAST-format boxes (``boxes``, ``simulate``), slices split by seed,
+physics and PCA baselines, and the networks classifying redshift and escape fraction.
+
+The steps the rules call (``workflow/rules/cm21.smk`` through ``scripts/cm21_*.py``):
+
+====================  ===================================================================
+rule                  function
+====================  ===================================================================
+cm21_boxes            ``stage.make_realization``: one realization's boxes (its name read by
+                      ``data.parse_realization``)
+cm21_slices           ``stage.make_slices``: slices, their table and split (``data``)
+cm21_autoencoder      ``learn.train_autoencoder`` (networks in ``models``)
+cm21_train            ``learn.train_task_network``
+cm21_evaluate         ``evaluate.evaluate_task`` (baselines in ``baselines``; cell size from
+                      ``stage.grid_of``)
+cm21_metrics          ``evaluate.collect_metrics``, ``evaluate.write_table``
+cm21_figures          ``figures.cm21_figures``
+====================  ===================================================================
+
+``published`` holds MAIS 202's numbers, ``checks`` the config's cross-field checks,
+``resources`` the memory estimates.
+"""

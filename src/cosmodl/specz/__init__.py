@@ -1,0 +1,17 @@
+"""Spectroscopic-redshift stage (seed 004): synthetic spectra (``spectra``, ``data``) made while
+training, 1-D CNNs over 800 redshift classes beside a template fit and a random forest.
+
+The steps the rules call (``workflow/rules/specz.smk`` through ``scripts/specz_*.py``):
+
+====================  ===================================================================
+rule                  function
+====================  ===================================================================
+specz_sets            ``stage.make_sets``: the validation and test spectra
+specz_train           ``stage.train_network`` (networks in ``models``)
+specz_evaluate        ``stage.evaluate`` (baselines in ``baselines``, metrics in ``metrics``)
+specz_metrics         ``evaluate.collect_metrics``, ``evaluate.write_table``
+specz_figures         ``figures.specz_figures``
+====================  ===================================================================
+
+``checks`` holds the config's cross-field checks, ``resources`` the memory estimates.
+"""
