@@ -18,10 +18,9 @@ import pandas as pd
 from ..evaluation.compare import format_value, verdict, write_markdown_table, write_metrics
 from ..io import atomic_output, write_json
 from ..records import load_model, predict
-from . import models as _models  # noqa: F401  (registers this stage's architectures: older records)
 from .baselines import pca_knn, physics_features, physics_models
 from .data import patches_of, task_rows
-from .learn import ScaleClip, split_roles
+from .learn import split_roles
 from .published import PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -106,7 +105,6 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
         methods["pca_knn"] = {**_score(info, np.repeat(truth, per), predictions["pca_knn"], y_train, "patches"),
                               "n_train": int(len(fit_rows)), "components": n_comp}
     for network, path in records.items():
-        transform = ScaleClip(cfg["slices"]["scale_mk"], clip=network == "ae_cnn")  # as in training
         model, record = load_model(path)
         summary = record.get("summary", {})
         if network == "fc":
@@ -114,7 +112,7 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
             unit, t = "patches", np.repeat(truth, per)
         else:
             inputs, unit, t = slices[rows["test"]], "slices", truth
-        out = predict(model, inputs, transform=transform, threads=threads)
+        out = predict(model, inputs, threads=threads)  # through the record's input transform
         predictions[network] = out.argmax(axis=1) if info["kind"] == "classification" else out
         methods[network] = {**_score(info, t, predictions[network], train_truth, unit),
                             "n_train": summary.get("n_train"), "epochs": summary.get("epochs"),

@@ -10,7 +10,6 @@ import pandas as pd
 
 from ..figures.common import plot_training_curves, plt, read_history, save_figure
 from ..records import load_model, predict
-from . import models as _models  # noqa: F401  (registers this stage's architectures: older records)
 from .boxes import DELTA_T, DENSITY, parse_name, read_box, scan_realization
 from .data import AXES, parse_realization, take_slices
 
@@ -80,15 +79,14 @@ def plot_history(table: pd.DataFrame, zeta_per_fesc: float = 250.0):
 
 def plot_reconstructions(model_path, slices: np.ndarray, table: pd.DataFrame, rows, scale_mk: float):
     """Autoencoder input, reconstruction and residual for test slices at three redshifts."""
-    from .learn import ScaleClip
-
     model, _ = load_model(model_path)
     test = table.iloc[rows]
     zs = sorted(test["z"].unique())
     pick = [zs[0], zs[len(zs) // 2], zs[-1]] if len(zs) >= 3 else zs
     chosen = [int(rows[np.flatnonzero(test["z"].to_numpy() == z)[0]]) for z in pick]
-    x = ScaleClip(scale_mk, clip=True)(np.asarray(slices[chosen], dtype=np.float32))
-    recon = predict(model, x)[:, 0]
+    raw = np.asarray(slices[chosen], dtype=np.float32)
+    x = model.input_transform(raw)  # as the autoencoder saw them (its record's transform)
+    recon = predict(model, raw)[:, 0]
     fig, axes = plt.subplots(len(chosen), 3, figsize=(8.4, 2.8 * len(chosen)), squeeze=False, constrained_layout=True)
     for i, row in enumerate(chosen):
         err = float(np.sqrt(np.mean((recon[i] - x[i]) ** 2)))

@@ -22,10 +22,11 @@ import torch.nn.functional as F
 
 from ..io import digest, fingerprint
 from ..models import build_model
-from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from ..records import load_model, save_model
 from ..splits import DROPPED, TEST, TRAIN, VAL, load_split
 from ..training import ArrayDataset, Standardise, TrainConfig, accuracy, fit, is_main_process, train_settings
+from ..transforms import register_transform
+from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from .data import patches_of, task_rows
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,16 @@ NETWORKS = ("fc", "ae_cnn", "cnn", "resnet")
 REGISTERED = {"autoencoder": "cm21_autoencoder", **{name: f"cm21_{name}" for name in NETWORKS}}
 
 
+@register_transform("cm21_scale_clip")
 class ScaleClip:
-    """Input transform: delta_T_b (mK) divided by ``scale_mk``, clipped to [0, 1] when ``clip``."""
+    """Input transform: delta_T_b (mK) divided by ``scale_mk``, clipped to [0, 1] when ``clip``
+    (stored in the model record)."""
 
     def __init__(self, scale_mk: float, clip: bool = False):
         self.scale, self.clip = float(scale_mk), bool(clip)
+
+    def params(self) -> dict:
+        return {"scale_mk": self.scale, "clip": self.clip}
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = x / np.float32(self.scale)
@@ -89,7 +95,7 @@ def train_autoencoder(cfg: dict, slices_path, split_path, model_out, history_out
         return {}
     summary = {"model": "autoencoder", "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
                **result.summary(tcfg), "train": tcfg.as_dict()}
-    save_model(model_out, REGISTERED["autoencoder"], {}, model, summary=summary)
+    save_model(model_out, REGISTERED["autoencoder"], {}, model, transform=transform, summary=summary)
     return summary
 
 
@@ -179,6 +185,6 @@ def train_task_network(cfg: dict, task: str, network: str, slices_path, table_pa
         return {}
     summary = {"task": task, "network": network, "n_train": int(len(rows["train"])), "n_val": int(len(rows["val"])),
                **result.summary(tcfg), "classes": info["classes"], "train": tcfg.as_dict()}
-    save_model(model_out, REGISTERED[network], mcfg, model, summary=summary)
+    save_model(model_out, REGISTERED[network], mcfg, model, transform=transform, summary=summary)
     log.info("trained %s on %s: %s", network, task, summary)
     return summary

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..io import atomic_output, write_json
 from ..splits import ROLE_NAMES, split_record
+from ..transforms import register_transform
 from .sampling import SAMPLINGS
 from .simulate import CLASSES, PARAM_COLUMNS, PRESET_KEYS, PRESETS, SPLITS, Recipe, chunk_items, simulate_items
 
@@ -134,8 +135,15 @@ def select(params: pd.DataFrame, split: str, classes=CLASSES) -> np.ndarray:
     return np.flatnonzero(mask.to_numpy()).astype(np.int64)
 
 
+@register_transform("lensing_minmax")
 class MinMax:
-    """Each image to [0, 1]: (x - min) / (max - min) per image (picklable). x: (B, H, W) float32."""
+    """Each image to [0, 1]: (x - min) / (max - min) per image (picklable). x: (B, H, W) float32.
+
+    The networks' input transform (``lensing.model.normalisation: minmax``), stored in their records.
+    """
+
+    def params(self) -> dict:
+        return {}
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         lo = x.min(axis=(1, 2), keepdims=True)

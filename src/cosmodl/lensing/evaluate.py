@@ -218,19 +218,19 @@ def evaluate_dataset(cfg: dict, dataset: str, images_path, params_path, model_pa
                     "lensing.baselines.max_fit_images": base["max_fit_images"]})
     test = {"classes": params["class"].to_numpy()[test_idx].astype(str),
             "signal": params["sub_signal"].to_numpy(float)[test_idx]}
-    transform = normaliser(cfg["model"]["normalisation"])
-    test["x"] = load_images(images, test_idx, transform)
+    transform = normaliser(cfg["model"]["normalisation"])  # the baselines' input, as the networks' default
+    raw = load_images(images, test_idx)
+    test["x"] = transform(raw) if transform is not None else raw
     test["examples"] = np.array([np.flatnonzero(test["classes"] == c)[0] for c in CLASSES])
     arrays = {"classes": test["classes"], "test_index": test_idx, "sub_signal": test["signal"],
               "example_input": test["x"][test["examples"]]}
     results = {}
     for name in ANOMALY_MODELS:
         if name in model_paths:
-            results[name] = score_autoencoder(name, model_paths[name], test, arrays, threads)
+            results[name] = score_autoencoder(name, model_paths[name], raw, test, arrays, threads)
     results |= score_baselines(load_images(images, fit_idx, transform), test, base, cfg["seed"], arrays)
     if "resnet" in model_paths:
-        results["resnet"] = score_classifier(model_paths["resnet"], load_images(images, test_idx), test, arrays,
-                                             threads)
+        results["resnet"] = score_classifier(model_paths["resnet"], raw, test, arrays, threads)
     doc = {"dataset": dataset, "preset": preset, "sampling": sampling, "substructure": cfg["substructure"],
            "normalisation": cfg["model"]["normalisation"],
            "n_test": {c: int((test["classes"] == c).sum()) for c in CLASSES}, "models": results,
@@ -250,19 +250,20 @@ def evaluate_dataset(cfg: dict, dataset: str, images_path, params_path, model_pa
     return doc
 
 
-def score_autoencoder(name: str, record_path, test: dict, arrays: dict, threads=None) -> dict:
-    """Metrics of one anomaly detector on the normalised test images ``test['x']`` (N, H, W).
+def score_autoencoder(name: str, record_path, raw_x: np.ndarray, test: dict, arrays: dict, threads=None) -> dict:
+    """Metrics of one anomaly detector on the test images ``raw_x`` (N, H, W, counts/s), scored in the
+    units of its input (the record's transform: min-max by default).
 
     Adds ``score_<name>`` (N,) and ``example_<name>`` (3, H, W) to ``arrays``.
     """
     from ..records import load_model, predict
-    from . import models as _models  # noqa: F401  (registers this stage's architectures: older records)
 
     model, record = load_model(record_path)
-    recon = predict(model, test["x"], batch_size=100, threads=threads).reshape(test["x"].shape)
-    mse = pixel_mse(test["x"], recon)
+    x = model.input_transform(raw_x) if model.input_transform is not None else raw_x
+    recon = predict(model, raw_x, batch_size=100, threads=threads).reshape(x.shape)
+    mse = pixel_mse(x, recon)
     arrays[f"score_{name}"], arrays[f"example_{name}"] = mse, recon[test["examples"]]
-    return anomaly_metrics(test["classes"], mse, mse, column_w1(test["x"], recon), test["signal"]) | _training(record)
+    return anomaly_metrics(test["classes"], mse, mse, column_w1(x, recon), test["signal"]) | _training(record)
 
 
 def score_baselines(train_x: np.ndarray, test: dict, base: dict, seed: int, arrays: dict) -> dict:
@@ -280,11 +281,9 @@ def score_baselines(train_x: np.ndarray, test: dict, base: dict, seed: int, arra
 def score_classifier(record_path, raw_x: np.ndarray, test: dict, arrays: dict, threads=None) -> dict:
     """Metrics of the supervised ResNet on the test images ``raw_x`` (counts/s, normalised as it was trained)."""
     from ..records import load_model, predict
-    from . import models as _models  # noqa: F401  (registers this stage's architectures: older records)
 
     model, record = load_model(record_path)
-    transform = normaliser(record["normalisation"])
-    proba = predict(model, transform(raw_x) if transform else raw_x, threads=threads)
+    proba = predict(model, raw_x, threads=threads)  # through the record's transform
     arrays["proba_resnet"] = proba
     metrics = classifier_metrics(test["classes"], proba) | _training(record)
     strong = strong_substructure(test["classes"], test["signal"])

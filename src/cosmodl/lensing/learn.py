@@ -87,7 +87,8 @@ def train_lensing_model(cfg: dict, dataset: str, name: str, images_path, params_
         raise ValueError(f"unknown lensing network {name!r}; expected one of {MODELS}")
     params = read_params(params_path)
     kind = normalisation_of(cfg, name)
-    train_ds, val_ds, train_idx, val_idx = _datasets(name, images_path, params, normaliser(kind))
+    transform = normaliser(kind)
+    train_ds, val_ds, train_idx, val_idx = _datasets(name, images_path, params, transform)
     tcfg = train_config(cfg, name)
     torch.manual_seed(tcfg.seed)
     model_cfg = model_settings(cfg, images_path)
@@ -101,6 +102,6 @@ def train_lensing_model(cfg: dict, dataset: str, name: str, images_path, params_
         return {}
     summary = {"model": name, "dataset": dataset, "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
                **result.summary(tcfg), "train": tcfg.as_dict()}
-    save_model(model_out, REGISTERED[name], model_cfg, model, normalisation=kind, summary=summary)
+    save_model(model_out, REGISTERED[name], model_cfg, model, transform=transform, normalisation=kind, summary=summary)
     log.info("trained %s on data set %s: %s", name, dataset, summary)
     return summary

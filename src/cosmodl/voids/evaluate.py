@@ -17,9 +17,8 @@ from ..evaluation.compare import beats, write_metrics
 from ..evaluation.metrics import map_metrics, regression_metrics
 from ..io import atomic_output, write_json
 from ..records import load_model, predict
-from . import models as _models  # noqa: F401  (registers this stage's architectures: older records)
 from ..splits import load_split, subsample
-from .learn import COUNT_TARGETS, ImageTransform, count_targets, map_truth_transform
+from .learn import COUNT_TARGETS, count_targets, map_truth_transform
 from .resources import check_memory
 
 MAP_KEYS = ("roc_auc", "average_precision", "iou", "pearson_r")
@@ -46,12 +45,11 @@ def evaluate_void_model(cfg: dict, model_path, split_path, subboxes: dict, index
     """
     check_memory("evaluate", cfg)
     model, record = load_model(model_path)
-    transform = ImageTransform(record["input_transform"]["kind"], record["input_transform"]["mean"])
     split = load_split(split_path)
     test_idx = split["test"]
     train_idx = np.asarray(record["train_indices"], dtype=np.int64)
     images = np.load(subboxes["images"], mmap_mode="r")
-    prediction = predict(model, images, test_idx, device="cpu", threads=threads, transform=transform)
+    prediction = predict(model, images, test_idx, device="cpu", threads=threads)  # the record's input transform
     ev = cfg["evaluation"]
     out = {"task": record["task"], "split": split["method"], "leaky": bool(split["leaky"]),
            "n_train": int(len(train_idx)), "n_test": int(len(test_idx)), "training": record["summary"]}

@@ -26,11 +26,12 @@ import torch.nn.functional as F
 
 from ..io import digest, fingerprint
 from ..models import build_model
-from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from ..records import save_model
 from ..splits import load_split, subsample
 from ..training import ArrayDataset, Standardise, TrainConfig, fit, is_main_process, train_settings
 from ..training.augment import dihedral
+from ..transforms import register_transform
+from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from .resources import check_memory
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,12 @@ MODEL_OF_TASK = {"map": "void_map", "counts": "void_counts"}
 COUNT_TARGETS = ("n_voids", "void_volume")
 
 
+@register_transform("voids_image")
 class ImageTransform:
     """Galaxy-count image → network input: ``log1p`` or ``overdensity`` (counts / mean − 1).
 
-    Picklable (DataLoader workers). ``mean`` is the training-set mean pixel count.
+    Picklable (DataLoader workers). ``mean`` is the training-set mean pixel count. Stored in the
+    model record (:func:`cosmodl.records.save_model`).
     """
 
     def __init__(self, kind: str, mean: float):
@@ -53,7 +56,7 @@ class ImageTransform:
             return np.log1p(x)
         return x / self.mean - 1.0
 
-    def describe(self) -> dict:
+    def params(self) -> dict:
         return {"kind": self.kind, "mean": self.mean}
 
 
@@ -163,7 +166,7 @@ def train_void_model(cfg: dict, task: str, split_path, subboxes: dict, index_pat
                "n_val": int(len(split["val"])), **result.summary(tcfg)}
     architecture = dict(cfg["model"], pretrained_weights=None, allow_download=False)  # weights are in the record
     save_model(model_out, MODEL_OF_TASK[task], architecture, model, task=task,
-               initial_weights=cfg["model"]["pretrained_weights"], input_transform=transform.describe(),
+               initial_weights=cfg["model"]["pretrained_weights"], transform=transform,
                map_target=cfg["model"]["map_target"], train_indices=train_idx.tolist(), summary=summary, **extra)
     log.info("trained %s on split %s: %s", task, split["method"], summary)
     return summary
