@@ -19,8 +19,10 @@ from __future__ import annotations
 import importlib
 
 from .errors import ConfigError
+from .registries import registrar
 
 _TRANSFORMS: dict[str, type] = {}
+_register = registrar(_TRANSFORMS, "transform")
 
 
 def register_transform(name: str):
@@ -33,9 +35,7 @@ def register_transform(name: str):
     """
 
     def decorate(cls: type) -> type:
-        if name in _TRANSFORMS and _TRANSFORMS[name] is not cls:
-            raise ValueError(f"transform name {name!r} is registered twice")
-        _TRANSFORMS[name] = cls
+        cls = _register(name)(cls)
         cls.transform_name = name
         return cls
 

@@ -17,9 +17,11 @@ from typing import Callable
 from torch import nn
 
 from ..errors import ConfigError
+from ..registries import registrar
 
 Builder = Callable[[dict], nn.Module]
 _BUILDERS: dict[str, Builder] = {}
+_register = registrar(_BUILDERS, "model")
 
 
 def register_model(name: str) -> Callable[[Builder], Builder]:
@@ -31,13 +33,7 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
         If another builder already has that name.
     """
 
-    def decorate(builder: Builder) -> Builder:
-        if name in _BUILDERS and _BUILDERS[name] is not builder:
-            raise ValueError(f"model name {name!r} is registered twice")
-        _BUILDERS[name] = builder
-        return builder
-
-    return decorate
+    return _register(name)
 
 
 def model_names() -> list[str]:
