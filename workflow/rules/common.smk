@@ -5,6 +5,7 @@ from pathlib import Path
 
 from cosmodl.config import check_stages, load_schema, validate_config
 from cosmodl.errors import ConfigError
+from cosmodl.training.config import train_settings
 
 try:
     _validated = validate_config(config, load_schema("config"))
@@ -29,13 +30,12 @@ def all_targets():
 
 
 def train_devices(stage, network_of):
-    """A resource function: processes (GPUs) of a training job, train.devices of config[stage] or
-    the network's train_overrides entry; network_of(wildcards) names the network."""
+    """A resource function: processes (GPUs) of a training job, from the network's train settings
+    (train with its train_overrides entry over it, as the job reads them); network_of(wildcards)
+    names the network."""
 
     def devices(wildcards):
-        section = config[stage]
-        override = section["train_overrides"].get(network_of(wildcards)) or {}
-        return override.get("devices", section["train"]["devices"])
+        return train_settings(config[stage], network_of(wildcards), stage)["devices"]
 
     return devices
 

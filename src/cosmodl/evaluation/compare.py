@@ -76,11 +76,11 @@ def verdict(values: dict, models, baselines, metric: str, lower_is_better: bool 
     base_value = defined.get(best)
     out = {"metric": metric, "lower_is_better": bool(lower_is_better), "best_baseline": best,
            "baseline_value": base_value, "models": {}}
+    lower = [metric] if lower_is_better else []
     for name in models:
         if name not in values:
             continue
         value = _defined(values[name])
-        lower = [metric] if lower_is_better else []
         entry = {"value": value, "beats": beats({metric: value}, {metric: base_value}, [metric], lower)[metric]}
         if standard_errors is not None and value is not None and base_value is not None:
             se = (standard_errors.get(name) or 0.0) ** 2 + (standard_errors.get(best) or 0.0) ** 2

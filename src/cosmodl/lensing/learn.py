@@ -102,6 +102,6 @@ def train_lensing_model(cfg: dict, dataset: str, name: str, images_path, params_
         return {}
     summary = {"model": name, "dataset": dataset, "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
                **result.summary(tcfg), "train": tcfg.as_dict()}
-    save_model(model_out, REGISTERED[name], model_cfg, model, transform=transform, normalisation=kind, summary=summary)
+    save_model(model_out, REGISTERED[name], model_cfg, model, transform=transform, summary=summary)
     log.info("trained %s on data set %s: %s", name, dataset, summary)
     return summary
