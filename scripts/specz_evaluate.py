@@ -1,6 +1,6 @@
 """Snakemake adapter: every CNN of one noise level, the template fit and the random forest on the test set."""
 from cosmodl.logs import logged_step
-from cosmodl.specz.stage import evaluate
+from cosmodl.specz.evaluate import evaluate
 
 with logged_step(snakemake.log[0], snakemake.threads):
     inp, out = snakemake.input, snakemake.output

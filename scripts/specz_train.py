@@ -14,6 +14,6 @@ args = dict(cfg=params.specz, blocks=run["blocks"], noise=run["noise"], size=run
             workdir=params.workdir)
 with logged_step(snakemake.log[0], snakemake.threads):
     devices = train_settings(params.specz, f"cnn{run['blocks']}", "specz")["devices"]
-    code = launch("cosmodl.specz.stage:train_network", args, devices, snakemake.threads, snakemake.log[0],
+    code = launch("cosmodl.specz.learn:train_network", args, devices, snakemake.threads, snakemake.log[0],
                   params.workdir)
 sys.exit(code)

@@ -13,23 +13,19 @@
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from ..io import digest, fingerprint
-from ..models import build_model
-from ..records import load_model, save_model
+from ..records import load_model
 from ..splits import DROPPED, TEST, TRAIN, VAL, load_split
-from ..training import ArrayDataset, Standardise, TrainConfig, accuracy, fit, is_main_process, train_settings
+from ..training import ArrayDataset, Standardise, TrainConfig, TrainSpec, accuracy, train_and_record, train_settings
 from ..transforms import register_transform
 from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from .data import patches_of, task_rows
 
-log = logging.getLogger(__name__)
 NETWORKS = ("fc", "ae_cnn", "cnn", "resnet")
 REGISTERED = {"autoencoder": "cm21_autoencoder", **{name: f"cm21_{name}" for name in NETWORKS}}
 
@@ -85,18 +81,16 @@ def train_autoencoder(cfg: dict, slices_path, split_path, model_out, history_out
     transform = ScaleClip(cfg["slices"]["scale_mk"], clip=True)
     train_idx, val_idx = np.flatnonzero(roles == TRAIN), np.flatnonzero(roles == VAL)
     tcfg = TrainConfig(**train_settings(cfg, "autoencoder", "cm21"))
-    torch.manual_seed(tcfg.seed)
-    model = build_model(REGISTERED["autoencoder"], {})
-    result = fit(model, ArrayDataset(slices_path, None, train_idx, transform),
-                 ArrayDataset(slices_path, None, val_idx, transform), tcfg, workdir, history_out, loss_fn=bce_logits,
-                 data_fingerprint=fingerprint("autoencoder", cfg["slices"], digest(slices_path), train_idx.tolist(),
-                                              val_idx.tolist()), threads=threads)
-    if not is_main_process():
-        return {}
-    summary = {"model": "autoencoder", "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
-               **result.summary(tcfg), "train": tcfg.as_dict()}
-    save_model(model_out, REGISTERED["autoencoder"], {}, model, transform=transform, summary=summary)
-    return summary
+    spec = TrainSpec(
+        network=REGISTERED["autoencoder"], model_config={}, train=tcfg,
+        train_set=ArrayDataset(slices_path, None, train_idx, transform),
+        val_set=ArrayDataset(slices_path, None, val_idx, transform),
+        fingerprint=fingerprint("autoencoder", cfg["slices"], digest(slices_path), train_idx.tolist(),
+                                val_idx.tolist()),
+        loss=bce_logits, transform=transform,
+        summary_head={"model": "autoencoder", "n_train": int(len(train_idx)), "n_val": int(len(val_idx))},
+        summary_tail={"train": tcfg.as_dict()}, label="autoencoder")
+    return train_and_record(spec, model_out, history_out, workdir, threads)
 
 
 def task_data(cfg: dict, task: str, network: str, slices: np.ndarray, table: pd.DataFrame, roles: np.ndarray):
@@ -159,11 +153,11 @@ def train_task_network(cfg: dict, task: str, network: str, slices_path, table_pa
     inputs, targets, rows, info = task_data(cfg, task, network, slices, table, roles)
     mcfg = model_config(cfg, network, info, slices.shape[1], targets, rows["train"])
     tcfg = TrainConfig(**train_settings(cfg, network, "cm21"))
-    torch.manual_seed(tcfg.seed)
-    model = build_model(REGISTERED[network], mcfg)
+    prepare = None
     if network == "ae_cnn":
-        autoencoder, _ = load_model(autoencoder_path)
-        model.load_encoder(autoencoder)
+        def prepare(model):
+            model.load_encoder(load_model(autoencoder_path)[0])
+
     # the frozen encoder learned on clipped inputs; it sees them the same way under the classifier
     transform = ScaleClip(cfg["slices"]["scale_mk"], clip=network == "ae_cnn")
     if info["kind"] == "regression":
@@ -173,18 +167,16 @@ def train_task_network(cfg: dict, task: str, network: str, slices_path, table_pa
             return F.mse_loss(output.squeeze(1), target)
     else:
         kwargs, loss = {"target_dtype": np.int64}, F.cross_entropy
-    metrics = {"accuracy": accuracy} if info["kind"] == "classification" else None
-    train_ds = ArrayDataset(inputs, targets, rows["train"], transform, **kwargs)
-    val_ds = ArrayDataset(inputs, targets, rows["val"], transform, **kwargs)
     extra = digest(autoencoder_path) if network == "ae_cnn" else ""
-    result = fit(model, train_ds, val_ds, tcfg, workdir, history_out, loss_fn=loss,
-                 data_fingerprint=fingerprint(task, network, mcfg, cfg["slices"], digest(slices_path),
-                                              rows["train"].tolist(), rows["val"].tolist(), extra), threads=threads,
-                 val_metrics=metrics)
-    if not is_main_process():
-        return {}
-    summary = {"task": task, "network": network, "n_train": int(len(rows["train"])), "n_val": int(len(rows["val"])),
-               **result.summary(tcfg), "classes": info["classes"], "train": tcfg.as_dict()}
-    save_model(model_out, REGISTERED[network], mcfg, model, transform=transform, summary=summary)
-    log.info("trained %s on %s: %s", network, task, summary)
-    return summary
+    spec = TrainSpec(
+        network=REGISTERED[network], model_config=mcfg, train=tcfg,
+        train_set=ArrayDataset(inputs, targets, rows["train"], transform, **kwargs),
+        val_set=ArrayDataset(inputs, targets, rows["val"], transform, **kwargs),
+        fingerprint=fingerprint(task, network, mcfg, cfg["slices"], digest(slices_path), rows["train"].tolist(),
+                                rows["val"].tolist(), extra),
+        loss=loss, val_metrics={"accuracy": accuracy} if info["kind"] == "classification" else None,
+        transform=transform, prepare=prepare,
+        summary_head={"task": task, "network": network, "n_train": int(len(rows["train"])),
+                      "n_val": int(len(rows["val"]))},
+        summary_tail={"classes": info["classes"], "train": tcfg.as_dict()}, label=f"{network} on {task}")
+    return train_and_record(spec, model_out, history_out, workdir, threads)

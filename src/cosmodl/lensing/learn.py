@@ -13,21 +13,15 @@ data parallelism are the trainer's.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
-import torch
 import torch.nn.functional as F
 
 from ..io import digest, fingerprint
-from ..models import build_model
 from . import models as _models  # noqa: F401  (registers this stage's architectures)
-from ..records import save_model
-from ..training import ArrayDataset, TrainConfig, fit, is_main_process, train_settings
+from ..training import ArrayDataset, TrainConfig, TrainSpec, train_and_record, train_settings
 from ..training.augment import image_symmetries
 from .data import MODELS, normalisation_of, normaliser, read_params, select
 
-log = logging.getLogger(__name__)
 REGISTERED = {name: f"lensing_{name}" for name in MODELS}
 
 
@@ -90,18 +84,13 @@ def train_lensing_model(cfg: dict, dataset: str, name: str, images_path, params_
     transform = normaliser(kind)
     train_ds, val_ds, train_idx, val_idx = _datasets(name, images_path, params, transform)
     tcfg = train_config(cfg, name)
-    torch.manual_seed(tcfg.seed)
     model_cfg = model_settings(cfg, images_path)
-    model = build_model(REGISTERED[name], model_cfg)
-    data_fingerprint = fingerprint(name, dataset, kind, model_cfg, digest(images_path), train_idx.tolist(),
-                                   val_idx.tolist())
-    result = fit(model, train_ds, val_ds, tcfg, workdir, history_out, loss_fn=loss_of(name, model),
-                 augment=image_symmetries if name == "resnet" else None, data_fingerprint=data_fingerprint,
-                 threads=threads)
-    if not is_main_process():
-        return {}
-    summary = {"model": name, "dataset": dataset, "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
-               **result.summary(tcfg), "train": tcfg.as_dict()}
-    save_model(model_out, REGISTERED[name], model_cfg, model, transform=transform, summary=summary)
-    log.info("trained %s on data set %s: %s", name, dataset, summary)
-    return summary
+    spec = TrainSpec(
+        network=REGISTERED[name], model_config=model_cfg, train=tcfg, train_set=train_ds, val_set=val_ds,
+        fingerprint=fingerprint(name, dataset, kind, model_cfg, digest(images_path), train_idx.tolist(),
+                                val_idx.tolist()),
+        loss_of_model=lambda model: loss_of(name, model), transform=transform,
+        augment=image_symmetries if name == "resnet" else None,
+        summary_head={"model": name, "dataset": dataset, "n_train": int(len(train_idx)), "n_val": int(len(val_idx))},
+        summary_tail={"train": tcfg.as_dict()}, label=f"{name} on data set {dataset}")
+    return train_and_record(spec, model_out, history_out, workdir, threads)

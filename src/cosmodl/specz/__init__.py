@@ -7,8 +7,8 @@ The steps the rules call (``workflow/rules/specz.smk`` through ``scripts/specz_*
 rule                  function
 ====================  ===================================================================
 specz_sets            ``stage.make_sets``: the validation and test spectra
-specz_train           ``stage.train_network`` (networks in ``models``)
-specz_evaluate        ``stage.evaluate`` (baselines in ``baselines``, metrics in ``metrics``)
+specz_train           ``learn.train_network`` (networks in ``models``)
+specz_evaluate        ``evaluate.evaluate`` (baselines in ``baselines``, metrics in ``metrics``)
 specz_metrics         ``evaluate.collect_metrics``, ``evaluate.write_table``
 specz_figures         ``figures.specz_figures``
 ====================  ===================================================================

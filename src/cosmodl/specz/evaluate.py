@@ -1,18 +1,95 @@
-"""metrics.json and the markdown table of the specz stage, from the per-noise-level evaluations."""
+"""Evaluation of the specz stage: every CNN, the template fit and the random forest on the test
+set of one noise level (:func:`evaluate`: probabilities, point estimates, metrics), then
+``metrics.json`` and the markdown table from the per-noise-level evaluations (:func:`collect_metrics`,
+:func:`write_table`).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
+
+import numpy as np
 
 from ..evaluation.compare import format_value, verdict, write_markdown_table, write_metrics
+from ..io import atomic_output, write_json
+from ..records import load_model, predict
+from .baselines import TemplateFit, forest_probabilities, random_forest
+from .data import make_spectra
+from .metrics import all_metrics, softmax_estimates
+from .published import PUBLISHED
+from .spectra import SpectrumMaker
+from .stage import parse_run, settings, snr_of
 
-# The only verified number of the source project (note specz.md section 3): the ADAX datathon's
-# 3-block network on 5,000 training spectra of its own (COSMOS-mock) data. The paper's accuracies
-# are not verified and are not quoted.
-PUBLISHED = {"cnn3": {"accuracy": 0.216, "set": "validation", "n_train": 5000, "data": "ADAX (COSMOS mock), clean",
-                      "source": "gtsagkatakis/ADAX-datathon notebook"}}
+log = logging.getLogger(__name__)
 COLUMNS = (("accuracy", "acc."), ("within_1", "±1 class"), ("within_5", "±5 classes"), ("sigma_nmad", "σ_NMAD"),
            ("outliers_0.15", "out. >0.15"), ("outliers_0.01", "out. >0.01"))
+
+
+def forest_training_set(cfg: dict, maker: SpectrumMaker, noise: str) -> dict:
+    """The first ``baselines.forest_train`` spectra of the training stream (what the forest learns from)."""
+    n = cfg["baselines"]["forest_train"]
+    return make_spectra(maker, cfg["seed"], "train", np.arange(n), snr_of(cfg, noise))
+
+
+def evaluate(cfg: dict, noise: str, test_path, records: dict, metrics_out, predictions_out,
+             threads: int | None = None) -> dict:
+    """Score the CNNs of one noise level and the two baselines on its test set.
+
+    Parameters
+    ----------
+    records : dict
+        Run name -> model record path (the CNNs trained at this noise level).
+
+    Writes
+    ------
+    metrics_out : JSON
+        Per method: metrics of the mode and of the softmax mean, calibration, training size
+        (timings go to the log: the file is the same on every rerun).
+    predictions_out : npz
+        ``z``, ``label``, and per method ``<method>_mode``, ``_mean``, ``_lo``, ``_hi`` (N,).
+    """
+    s = settings(cfg)
+    maker = SpectrumMaker(s)
+    centres = s.class_centres()
+    with np.load(test_path) as test:
+        flux, z, labels = test[noise], test["z"], test["label"]
+    probs, info = {}, {}
+    for name, path in sorted(records.items()):
+        model, record = load_model(path)
+        t0 = time.perf_counter()
+        probs[name] = predict(model, flux, batch_size=512, threads=threads)
+        info[name] = {"kind": "cnn", "blocks": parse_run(name)[0], "n_train": record["summary"]["n_train"]}
+        log.info("%s: %.0f test spectra/s", name, len(flux) / (time.perf_counter() - t0))
+    methods = cfg["methods"]
+    if "template" in methods:
+        t0 = time.perf_counter()
+        fit_ = TemplateFit(maker, centres, cfg["baselines"]["poly_degree"])
+        sigma = 1.0 / cfg["snr"] if noise == "noisy" else cfg["baselines"]["clean_sigma"]
+        probs["template"] = fit_.probabilities(flux, sigma)
+        info["template"] = {"kind": "template", "n_train": 0}
+        log.info("template fit: %.0f test spectra/s (with its bases)", len(flux) / (time.perf_counter() - t0))
+    if "forest" in methods:
+        t0 = time.perf_counter()
+        train = forest_training_set(cfg, maker, noise)
+        b = cfg["baselines"]
+        forest = random_forest(train["flux"], train["label"], b["forest_bins"], b["forest_trees"], cfg["seed"],
+                               threads)
+        probs["forest"] = forest_probabilities(forest, flux, b["forest_bins"], s.n_classes)
+        info["forest"] = {"kind": "forest", "n_train": int(b["forest_train"])}
+        log.info("random forest: trained and scored in %.1f s", time.perf_counter() - t0)
+    results, arrays = {}, {"z": z, "label": labels}
+    for name, p in probs.items():
+        results[name] = {**info[name], **all_metrics(p, centres, z, labels, s.z_min, s.dz)}
+        est = softmax_estimates(p, centres)
+        arrays.update({f"{name}_{k}": v.astype(np.float32) for k, v in est.items()})
+    doc = {"noise": noise, "snr": snr_of(cfg, noise), "n_test": int(len(z)), "methods": results}
+    write_json(doc, metrics_out)
+    with atomic_output(predictions_out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return doc
 
 
 def collect_metrics(evaluations, schema_path, out_path) -> dict:

@@ -17,7 +17,6 @@ losses and the augmentation by the 8 symmetries of a projected subbox. Evaluatio
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +24,13 @@ import torch
 import torch.nn.functional as F
 
 from ..io import digest, fingerprint
-from ..models import build_model
-from ..records import save_model
 from ..splits import load_split, subsample
-from ..training import ArrayDataset, Standardise, TrainConfig, fit, is_main_process, train_settings
+from ..training import ArrayDataset, Standardise, TrainConfig, TrainSpec, train_and_record, train_settings
 from ..training.augment import dihedral
 from ..transforms import register_transform
 from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from .resources import check_memory
 
-log = logging.getLogger(__name__)
 TASKS = ("map", "counts")
 MODEL_OF_TASK = {"map": "void_map", "counts": "void_counts"}
 COUNT_TARGETS = ("n_voids", "void_volume")
@@ -146,27 +142,26 @@ def train_void_model(cfg: dict, task: str, split_path, subboxes: dict, index_pat
     targets, target_transform, augment, loss_fn = _task_data(cfg, task, subboxes, index_path)
     mean_count = float(np.mean(images[np.sort(train_idx)], dtype=np.float64))
     transform = ImageTransform(cfg["model"]["input_transform"], mean_count)
-    torch.manual_seed(tcfg.seed)
-    model = build_model(MODEL_OF_TASK[task], cfg["model"])
-    extra = {}
+    extra, prepare = {}, None
     if task == "counts":
         stats_mean, stats_std = targets[train_idx].mean(axis=0), targets[train_idx].std(axis=0)
-        model.set_target_scaling(stats_mean, stats_std)
-        target_transform = Standardise(model.target_mean.numpy(), model.target_std.numpy())
+        target_transform = Standardise(stats_mean, np.where(stats_std > 0, stats_std, 1.0))  # as the model's scaling
+
+        def prepare(model):
+            model.set_target_scaling(stats_mean, stats_std)
+
         extra = {"target_mean": stats_mean.tolist(), "target_std": stats_std.tolist(), "targets": list(COUNT_TARGETS)}
-    train_ds = ArrayDataset(subboxes["images"], targets, train_idx, transform, target_transform)
-    val_ds = ArrayDataset(subboxes["images"], targets, split["val"], transform, target_transform)
     data_fingerprint = fingerprint(task, cfg["model"], train_idx.tolist(), split["val"].tolist(),
                                    digest(subboxes["images"]), digest(targets), mean_count)
-    result = fit(model, train_ds, val_ds, tcfg, workdir, history_out, loss_fn=loss_fn, augment=augment,
-                 data_fingerprint=data_fingerprint, threads=threads)
-    if not is_main_process():  # data-parallel run: rank 0 writes the files
-        return {}
-    summary = {"task": task, "split": split["method"], "leaky": bool(split["leaky"]), "n_train": int(len(train_idx)),
-               "n_val": int(len(split["val"])), **result.summary(tcfg)}
-    architecture = dict(cfg["model"], pretrained_weights=None, allow_download=False)  # weights are in the record
-    save_model(model_out, MODEL_OF_TASK[task], architecture, model, task=task,
-               initial_weights=cfg["model"]["pretrained_weights"], transform=transform,
-               map_target=cfg["model"]["map_target"], train_indices=train_idx.tolist(), summary=summary, **extra)
-    log.info("trained %s on split %s: %s", task, split["method"], summary)
-    return summary
+    spec = TrainSpec(
+        network=MODEL_OF_TASK[task], model_config=cfg["model"], train=tcfg,
+        train_set=ArrayDataset(subboxes["images"], targets, train_idx, transform, target_transform),
+        val_set=ArrayDataset(subboxes["images"], targets, split["val"], transform, target_transform),
+        fingerprint=data_fingerprint, loss=loss_fn, augment=augment, transform=transform, prepare=prepare,
+        summary_head={"task": task, "split": split["method"], "leaky": bool(split["leaky"]),
+                      "n_train": int(len(train_idx)), "n_val": int(len(split["val"]))},
+        record_config=dict(cfg["model"], pretrained_weights=None, allow_download=False),  # weights: the record's
+        record={"task": task, "initial_weights": cfg["model"]["pretrained_weights"],
+                "map_target": cfg["model"]["map_target"], "train_indices": train_idx.tolist(), **extra},
+        label=f"{task} on split {split['method']}")
+    return train_and_record(spec, model_out, history_out, workdir, threads)
