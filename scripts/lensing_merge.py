@@ -1,5 +1,5 @@
 """Snakemake adapter: merge the simulated chunks of a data set into one image stack, table and split."""
-from cosmodl.lensing.data import merge_chunks
+from cosmodl.lensing.stage import merge_chunks
 from cosmodl.logs import logged_step
 
 with logged_step(snakemake.log[0]):

@@ -1,5 +1,5 @@
 """Snakemake adapter: simulate one chunk of a lensing data set (images and per-image parameters)."""
-from cosmodl.lensing.data import simulate_chunk
+from cosmodl.lensing.stage import simulate_chunk
 from cosmodl.logs import logged_step
 
 with logged_step(snakemake.log[0], snakemake.threads):

@@ -1,5 +1,5 @@
 """Snakemake adapter: download a catalogue and verify its sha256."""
-from cosmodl.catalogs.download import download
+from cosmodl.download import download
 from cosmodl.logs import logged_step
 
 with logged_step(snakemake.log[0]):

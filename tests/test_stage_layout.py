@@ -85,14 +85,28 @@ def test_a_model_record_loads_in_a_process_that_imported_no_stage(tmp_path):
 
 
 def steps_called_by_scripts(repo_root: Path, stage: str) -> dict[str, set[str]]:
-    """Per rule of ``stage``: the 'module.function' names of the stage that its script calls."""
+    """Per rule of ``stage``: the 'module.function' names of the stage that its script calls.
+
+    The metrics rules of every stage share ``scripts/metrics.py``, which calls the contract's
+    ``evaluate.collect_metrics`` and ``evaluate.write_table`` of the stage named in the rule's params.
+    """
+    rules = (repo_root / "workflow" / "rules" / f"{stage}.smk").read_text()
     steps = {}
-    for script in sorted((repo_root / "scripts").glob(f"{stage}_*.py")):
-        text = script.read_text()
-        names = {f"{m}.{f.strip()}" for m, fs in re.findall(rf"from cosmodl\.{stage}\.(\w+) import ([\w, ]+)", text)
-                 for f in fs.split(",")}
+    for rule, body in re.findall(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", rules, re.M | re.S):
+        script = re.search(r'"\.\./\.\./scripts/(\w+\.py)"', body)
+        if script is None:
+            continue
+        text = (repo_root / "scripts" / script.group(1)).read_text()
+        if script.group(1) == "metrics.py":
+            assert f'stage="{stage}"' in body, f"{rule}: scripts/metrics.py needs params stage={stage!r}"
+            text = text.replace("cosmodl.{snakemake.params.stage}", f"cosmodl.{stage}")
+            names = {"evaluate.collect_metrics", "evaluate.write_table"}
+        else:
+            names = set()
+        names |= {f"{m}.{f.strip()}" for m, fs in re.findall(rf"from cosmodl\.{stage}\.(\w+) import ([\w, ]+)", text)
+                  for f in fs.split(",")}
         names |= {f"{m}.{f}" for m, f in re.findall(rf'"cosmodl\.{stage}\.(\w+):(\w+)"', text)}
-        steps[script.stem] = names
+        steps[rule] = names
     return steps
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cosmodl.evaluation.baselines import UnderdensityBaseline, counts_baselines, underdensity_score
+from cosmodl.voids.baselines import UnderdensityBaseline, counts_baselines, underdensity_score
 from cosmodl.evaluation.metrics import (auc_standard_error, average_precision, fitted_slope, iou, map_metrics,
                                         pearson_r, reliability_curve, rmse, roc_auc)
 

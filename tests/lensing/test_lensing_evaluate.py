@@ -5,9 +5,10 @@ import pytest
 from scipy.stats import wasserstein_distance
 from sklearn.metrics import roc_auc_score
 
-from cosmodl.evaluation.metrics import auc_standard_error
+from cosmodl.evaluation.metrics import auc_standard_error, pixel_mse
+from cosmodl.lensing.baselines import pca_baseline
 from cosmodl.lensing.evaluate import (anomaly_metrics, classifier_metrics, column_w1, corner_noise_variance,
-                                     lattice_summary, pca_baseline, pixel_mse)
+                                     lattice_summary)
 
 
 def test_column_w1_is_scipys_wasserstein_distance_of_the_column_sums():

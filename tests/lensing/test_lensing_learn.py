@@ -10,7 +10,8 @@ from lensing_configs import small_cfg
 from sklearn.metrics import roc_auc_score
 
 from cosmodl.config import merge
-from cosmodl.lensing.data import MODELS, MinMax, merge_chunks, read_params, simulate_chunk
+from cosmodl.lensing.data import MODELS, MinMax, read_params
+from cosmodl.lensing.stage import merge_chunks, simulate_chunk
 from cosmodl.lensing.evaluate import evaluate_dataset
 from cosmodl.lensing.learn import train_lensing_model
 from cosmodl.lensing.simulate import n_chunks_of

@@ -12,7 +12,8 @@ from lensing_configs import small_cfg
 from scipy import stats
 
 from cosmodl.lensing import simulate as S
-from cosmodl.lensing.data import merge_chunks, recipe_of, simulate_chunk
+from cosmodl.lensing.data import recipe_of
+from cosmodl.lensing.stage import merge_chunks, simulate_chunk
 
 
 def recipe(cfg, dataset="A", **changes):

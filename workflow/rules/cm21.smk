@@ -146,8 +146,10 @@ rule cm21_metrics:
     resources:
         mem_mb=cm21_mem_mb("small"),
         runtime=10,
+    params:
+        stage="cm21",
     script:
-        "../../scripts/cm21_metrics.py"
+        "../../scripts/metrics.py"
 
 
 rule cm21_figures:

@@ -130,8 +130,10 @@ rule lensing_metrics:
     resources:
         mem_mb=lensing_mem_mb("small"),
         runtime=10,
+    params:
+        stage="lensing",
     script:
-        "../../scripts/lensing_metrics.py"
+        "../../scripts/metrics.py"
 
 
 rule lensing_figures:

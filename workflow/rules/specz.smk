@@ -98,8 +98,10 @@ rule specz_metrics:
     resources:
         mem_mb=specz_mem_mb("small"),
         runtime=10,
+    params:
+        stage="specz",
     script:
-        "../../scripts/specz_metrics.py"
+        "../../scripts/metrics.py"
 
 
 rule specz_figures:

@@ -174,7 +174,13 @@ rule voids_metrics:
         ),
         schema=SCHEMAS / "voids_metrics.schema.yaml",
     output:
-        "results/voids/metrics.json",
+        metrics="results/voids/metrics.json",
+        table=report(
+            "results/voids/results_table.md",
+            caption="../report/voids_results_table.rst",
+            category="voids",
+            subcategory="results table",
+        ),
     log:
         "logs/voids/metrics/metrics.log",
     benchmark:
@@ -183,9 +189,10 @@ rule voids_metrics:
         mem_mb=voids_mem_mb("small"),
         runtime=10,
     params:
-        headline=VOIDS["split"]["method"],
+        stage="voids",
+        options={"headline_split": VOIDS["split"]["method"]},
     script:
-        "../../scripts/voids_metrics.py"
+        "../../scripts/metrics.py"
 
 
 rule voids_figures:

@@ -20,6 +20,7 @@ def voids_targets():
         "results/voids/subboxes/index.fits",
         *expand("results/voids/splits/{method}.json", method=SPLIT_METHODS),
         "results/voids/metrics.json",
+        "results/voids/results_table.md",
         *expand("results/voids/figures/{name}", name=figures),
     ]
 

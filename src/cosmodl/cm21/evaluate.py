@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.compare import format_value, verdict, write_markdown_table, write_metrics
+from ..evaluation.metrics import classification_metrics, regression_errors
 from ..io import atomic_output, write_json
 from ..records import load_model, predict
 from .baselines import pca_knn, physics_features, physics_models
@@ -26,30 +27,11 @@ from .published import PUBLISHED
 log = logging.getLogger(__name__)
 
 
-def classification_metrics(truth: np.ndarray, predicted: np.ndarray, n_classes: int, train_truth: np.ndarray) -> dict:
-    """Accuracy, balanced accuracy, confusion matrix (rows truth, columns prediction), chance levels."""
-    from sklearn.metrics import balanced_accuracy_score, confusion_matrix
-
-    majority = np.bincount(train_truth, minlength=n_classes).argmax()
-    return {"accuracy": float(np.mean(truth == predicted)),
-            "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
-            "chance": 1.0 / n_classes, "majority_class": float(np.mean(truth == majority)),
-            "n_test": int(len(truth)),
-            "confusion": confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist()}
-
-
-def regression_metrics(truth: np.ndarray, predicted: np.ndarray, train_truth: np.ndarray) -> dict:
-    """RMSE and MAE (target units) and the RMSE of predicting the training mean."""
-    err = predicted - truth
-    return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err))),
-            "rmse_train_mean": float(np.sqrt(np.mean((truth - train_truth.mean()) ** 2))), "n_test": int(len(truth))}
-
-
 def _score(info: dict, truth, predicted, train_truth, unit: str) -> dict:
     if info["kind"] == "classification":
         out = classification_metrics(truth, predicted, len(info["classes"]), train_truth)
     else:
-        out = regression_metrics(truth, predicted, train_truth)
+        out = regression_errors(truth, predicted, train_truth)
     return {**out, "unit": unit}
 
 

@@ -139,7 +139,36 @@ def map_metrics(probability, truth_fraction, threshold: float = 0.5) -> dict:
             "ece": reliability["ece"], "positive_fraction": float(labels.mean()), "reliability": reliability}
 
 
+def pixel_mse(images: np.ndarray, recon: np.ndarray) -> np.ndarray:
+    """Mean squared error per image, (N, H, W) -> (N,)."""
+    diff = np.asarray(images, np.float64) - np.asarray(recon, np.float64)
+    return (diff**2).mean(axis=(1, 2))
+
+
 def regression_metrics(truth, predicted) -> dict:
     """RMSE, Pearson r and fitted slope of predicted against true values."""
     return {"rmse": rmse(truth, predicted), "pearson_r": pearson_r(truth, predicted),
             "slope": fitted_slope(truth, predicted)}
+
+
+def classification_metrics(truth: np.ndarray, predicted: np.ndarray, n_classes: int, train_truth: np.ndarray) -> dict:
+    """Accuracy, balanced accuracy, confusion matrix (rows truth, columns prediction), chance levels."""
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix
+
+    majority = np.bincount(train_truth, minlength=n_classes).argmax()
+    return {"accuracy": float(np.mean(truth == predicted)),
+            "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
+            "chance": 1.0 / n_classes, "majority_class": float(np.mean(truth == majority)),
+            "n_test": int(len(truth)),
+            "confusion": confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist()}
+
+
+def regression_errors(truth: np.ndarray, predicted: np.ndarray, train_truth: np.ndarray) -> dict:
+    """RMSE and MAE (target units), the RMSE of predicting the training mean, the test size.
+
+    Beside :func:`regression_metrics` (RMSE, r, slope): the errors of a regression against the
+    no-skill answer.
+    """
+    err = predicted - truth
+    return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err))),
+            "rmse_train_mean": float(np.sqrt(np.mean((truth - train_truth.mean()) ** 2))), "n_test": int(len(truth))}

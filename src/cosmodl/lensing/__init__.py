@@ -7,8 +7,8 @@ The steps the rules call (``workflow/rules/lensing.smk`` through ``scripts/lensi
 ====================  ===================================================================
 rule                  function
 ====================  ===================================================================
-lensing_simulate      ``data.simulate_chunk``: one chunk of images and their parameters
-lensing_merge         ``data.merge_chunks``: one stack per data set, its split
+lensing_simulate      ``stage.simulate_chunk``: one chunk of images and their parameters
+lensing_merge         ``stage.merge_chunks``: one stack per data set, its split
 lensing_train         ``learn.train_lensing_model`` (networks in ``models``)
 lensing_evaluate      ``evaluate.evaluate_dataset``: scores, baselines, oracles
 lensing_metrics       ``evaluate.collect_metrics``, ``evaluate.write_table``

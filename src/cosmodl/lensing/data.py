@@ -1,4 +1,4 @@
-"""The lensing data sets on disk: simulated chunks, their merge into one stack per data set, the split.
+"""The lensing data sets on disk and how they are read (made by :mod:`cosmodl.lensing.stage`).
 
 A *data set* is a preset simulated under one sampling scheme: its name is the preset (``A``,
 ``II``) for ``iid`` sampling and ``<preset>-lattice`` for ``lattice`` sampling
@@ -21,18 +21,13 @@ Files of a data set (``results/lensing/data/<dataset>/``)
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_output, write_json
-from ..splits import ROLE_NAMES, split_record
+from ..splits import ROLE_NAMES
 from ..transforms import register_transform
 from .sampling import SAMPLINGS
-from .simulate import CLASSES, PARAM_COLUMNS, PRESET_KEYS, PRESETS, SPLITS, Recipe, chunk_items, simulate_items
-
-log = logging.getLogger(__name__)
+from .simulate import CLASSES, PRESET_KEYS, PRESETS, Recipe
 ANOMALY_MODELS = ("dcae", "vae", "aae", "rbm")
 MODELS = (*ANOMALY_MODELS, "resnet")
 CLASS_LABEL = {cls: i for i, cls in enumerate(CLASSES)}
@@ -61,65 +56,6 @@ def recipe_of(cfg: dict, dataset: str) -> Recipe:
     return Recipe(seed=cfg["seed"], preset=preset, population=cfg[PRESET_KEYS[preset]], numerics=cfg["image"],
                   sampling=sampling, lattice_values=cfg["lattice_values"], substructure=cfg["substructure"],
                   sizes=dict(cfg["sizes"]))
-
-
-def simulate_chunk(cfg: dict, dataset: str, chunk: int, images_out, params_out, workers: int = 1) -> None:
-    """Simulate chunk ``chunk`` of ``dataset`` and write its images (.npy) and parameters (.csv).
-
-    Parameters
-    ----------
-    cfg : dict
-        ``config['lensing']`` (seed, sizes, chunk_size, image, sampling, lattice_values,
-        substructure and the data set's population).
-    dataset : str
-        A name of :func:`dataset_names`.
-    workers : int
-        Processes (the rule's threads).
-    """
-    from .resources import check_memory
-
-    recipe = recipe_of(cfg, dataset)
-    check_memory("simulate", cfg)
-    items = chunk_items(cfg["sizes"], cfg["chunk_size"], chunk)
-    images, rows = simulate_items(recipe, items, workers)
-    with atomic_output(images_out) as tmp:
-        np.save(tmp, images)
-    with atomic_output(params_out) as tmp:
-        pd.DataFrame(rows, columns=["split", "class", "index", *PARAM_COLUMNS]).to_csv(tmp, index=False)
-    log.info("data set %s chunk %d: %d images", dataset, chunk, len(images))
-
-
-def merge_chunks(image_chunks, param_chunks, images_out, params_out, split_out, seed: int,
-                 sampling: str = "iid") -> None:
-    """Concatenate the chunks of a data set (in order) into one stack, table and split record.
-
-    ``sampling`` (iid or lattice) decides the record's ``leaky`` flag.
-
-    Raises
-    ------
-    ValueError
-        If a chunk's images and parameter rows do not match in number (nothing is written).
-    """
-    tables = [pd.read_csv(p) for p in param_chunks]
-    chunks = [np.load(p, mmap_mode="r") for p in image_chunks]
-    for path, chunk, table in zip(image_chunks, chunks, tables):
-        if len(chunk) != len(table):
-            raise ValueError(f"{path}: {len(chunk)} images but {len(table)} parameter rows")
-    params = pd.concat(tables, ignore_index=True)
-    with atomic_output(images_out) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(params), *chunks[0].shape[1:]))
-        start = 0
-        for chunk in chunks:
-            out[start:start + len(chunk)] = chunk
-            start += len(chunk)
-        out.flush()
-        del out
-    with atomic_output(params_out) as tmp:
-        params.to_csv(tmp, index=False)
-    roles = params["split"].map(ROLE_OF_SPLIT).to_numpy(np.int8)
-    counts = {s: {c: int(((params["split"] == s) & (params["class"] == c)).sum()) for c in CLASSES} for s in SPLITS}
-    write_json(split_record(roles, "generated", {"seed": seed, "sampling": sampling}, leaky=sampling == "lattice",
-                            per_class=counts), split_out)
 
 
 def read_params(path) -> pd.DataFrame:

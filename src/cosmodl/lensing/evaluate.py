@@ -24,8 +24,9 @@ import logging
 import numpy as np
 
 from ..evaluation.compare import format_value, verdict, write_markdown_table, write_metrics
-from ..evaluation.metrics import auc_standard_error, roc_auc
+from ..evaluation.metrics import auc_standard_error, pixel_mse, roc_auc
 from ..io import atomic_output, write_json
+from .baselines import pca_baseline
 from .data import ANOMALY_MODELS, MinMax, normaliser, parse_dataset, read_params, select
 from .published import PUBLISHED
 from .simulate import CLASSES
@@ -55,12 +56,6 @@ def column_w1(images: np.ndarray, recon: np.ndarray) -> np.ndarray:
     d = np.sort(np.asarray(images, np.float64).sum(axis=1), axis=1)
     e = np.sort(np.asarray(recon, np.float64).sum(axis=1), axis=1)
     return np.abs(d - e).mean(axis=1)
-
-
-def pixel_mse(images: np.ndarray, recon: np.ndarray) -> np.ndarray:
-    """Mean squared error per image, (N, H, W) -> (N,)."""
-    diff = np.asarray(images, np.float64) - np.asarray(recon, np.float64)
-    return (diff**2).mean(axis=(1, 2))
 
 
 def strong_substructure(classes: np.ndarray, signal) -> np.ndarray:
@@ -159,29 +154,6 @@ def load_images(images, indices, transform=None) -> np.ndarray:
     """``images[indices]`` as float32 (N, H, W), through ``transform`` (e.g. :class:`~.data.MinMax`) if given."""
     x = np.asarray(images[np.asarray(indices)], np.float32)
     return transform(x) if transform is not None else x
-
-
-def pca_baseline(train: np.ndarray, test: np.ndarray, n_components: int, nu: float, seed: int = 0) -> dict:
-    """PCA reconstruction-error and one-class-SVM scores of ``test`` (N, H, W), fitted on ``train`` (M, H, W).
-
-    Returns
-    -------
-    dict with ``pca_recon`` (N, H, W), ``pca_score`` (N,) (= MSE) and ``osvm_score`` (N,)
-    (minus the decision function of an RBF one-class SVM on standardised PCA coefficients).
-    """
-    from sklearn.decomposition import PCA
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import OneClassSVM
-
-    n_components = min(n_components, len(train) - 1)
-    flat_train, flat_test = train.reshape(len(train), -1), test.reshape(len(test), -1)
-    pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(flat_train)
-    codes_test = pca.transform(flat_test)
-    recon = pca.inverse_transform(codes_test).reshape(test.shape).astype(np.float32)
-    scaler = StandardScaler().fit(pca.transform(flat_train))
-    svm = OneClassSVM(nu=nu, gamma="scale").fit(scaler.transform(pca.transform(flat_train)))
-    return {"pca_recon": recon, "pca_score": pixel_mse(test, recon),
-            "osvm_score": -svm.decision_function(scaler.transform(codes_test))}
 
 
 def evaluate_dataset(cfg: dict, dataset: str, images_path, params_path, model_paths: dict, metrics_out,

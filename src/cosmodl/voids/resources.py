@@ -9,7 +9,7 @@ training on a CPU about 130 MB per 224² image of the batch.
 
 from __future__ import annotations
 
-from ..evaluation.baselines import MAX_FIT_IMAGES
+from .baselines import MAX_FIT_IMAGES
 from ..resources import require_memory
 from .subboxes import SubboxLattice
 

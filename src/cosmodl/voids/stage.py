@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..catalogs.io import load_catalogue, positions, read_catalogue, validate_catalogue, write_catalogue
-from ..catalogs.mock import make_mock_galaxies
+from .data import load_catalogue, positions, read_catalogue, validate_catalogue, write_catalogue
+from .simulate import make_mock_galaxies
 from ..cosmology import planck18
 from ..io import write_json
 from ..splits import random_split, split_record

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..errors import DownloadError
+from .errors import DownloadError
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20

@@ -1,7 +1,7 @@
 import numpy as np
 import scipy.fft
 
-from cosmodl.catalogs.mock import make_mock_galaxies
+from cosmodl.voids.simulate import make_mock_galaxies
 from cosmodl.cosmology import linear_power, planck18
 from cosmodl.fields import gaussian_density_k, zeldovich_displacement
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from .metrics import roc_auc
+from ..evaluation.metrics import roc_auc
 
 
 def underdensity_score(images: np.ndarray, sigma_px: float, map_size: int) -> np.ndarray:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from cosmodl.catalogs.io import load_catalogue, read_catalogue, validate_catalogue, write_catalogue
+from cosmodl.voids.data import load_catalogue, read_catalogue, validate_catalogue, write_catalogue
 from cosmodl.errors import CatalogueError
 
 BOX = 100.0

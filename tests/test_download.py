@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from cosmodl.catalogs.download import download
+from cosmodl.download import download
 from cosmodl.errors import DownloadError
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB

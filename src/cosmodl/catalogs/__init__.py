@@ -1,1 +1,0 @@
-"""Galaxy and void catalogues: mock generation, readers/writers, validation, download."""
