@@ -32,7 +32,7 @@ def repo_root() -> Path:
 def schema():
     from cosmodl.config import load_yaml
 
-    return load_yaml(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+    return load_yaml(ROOT / "src" / "cosmodl" / "schemas" / "config.schema.yaml")
 
 
 class _RunDir(type(Path())):

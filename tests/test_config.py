@@ -117,3 +117,21 @@ def test_check_config_accepts_the_presets_and_names_a_missing_file(repo_root, tm
     missing = subprocess.run(["make", "-s", "check-config", f"CONFIG={tmp_path / 'nope.yaml'}"],
                              capture_output=True, text=True, cwd=repo_root)
     assert missing.returncode != 0 and "nope.yaml: no such config file" in missing.stderr
+
+
+def test_schemas_are_package_data_found_without_the_repository():
+    """A non-editable install has no workflow/ folder: the schemas must sit in the package and be
+    listed as its package data (pyproject), and config.py must find them there."""
+    import tomllib
+    from pathlib import Path
+
+    import cosmodl
+    from cosmodl.config import SCHEMA_DIR
+
+    package = Path(cosmodl.__file__).parent
+    assert SCHEMA_DIR.parent == package
+    patterns = tomllib.loads((package.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    shipped = {p for pattern in patterns["cosmodl"] for p in package.glob(pattern)}
+    assert {p for p in SCHEMA_DIR.iterdir() if p.suffix == ".yaml"} == shipped
+    assert {"config", "voids_metrics", "lensing_metrics", "cm21_metrics", "specz_metrics"} <= \
+        {p.name.removesuffix(".schema.yaml") for p in shipped}

@@ -38,7 +38,7 @@ def test_dry_run_of_each_preset(repo_root, tmp_path, configfile):
     assert (mem_mb > 10_000) == (configfile == "configs/paper.yaml")  # 224^2 subboxes, batch 64
     assert "gpu=1" in train and "cpus_per_gpu=8" in train
     metrics = re.search(r"rule voids_metrics:\n    input: ([^\n]*)", out).group(1)
-    assert "workflow/schemas/voids_metrics.schema.yaml" in metrics  # editing the schema reruns the rule
+    assert "src/cosmodl/schemas/voids_metrics.schema.yaml" in metrics  # editing the schema reruns the rule
     # lensing: one simulation job per chunk, 5 networks per preset (A; A and B), each training a GPU job
     chunks, trainings = (1, 5) if configfile == "config.yaml" else (36, 10)  # 4,200 in one; 2 x 90,000 in 5,000
     assert re.search(rf"lensing_simulate\s+{chunks}\b", out) and re.search(rf"lensing_train\s+{trainings}\b", out)

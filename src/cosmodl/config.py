@@ -1,6 +1,6 @@
 """Configuration: JSON-Schema validation with defaults, cross-field checks, one clear message per error.
 
-The schema (``workflow/schemas/config.schema.yaml``) holds every key's type, range, description
+The schema (``src/cosmodl/schemas/config.schema.yaml``) holds every key's type, range, description
 and default; blocks that several stages share (training, splits, catalogue files) are defined once
 under ``$defs``. :func:`validate_config` returns the config with defaults filled in, or raises a
 :class:`~cosmodl.errors.ConfigError` that names the offending key as a dotted path.
@@ -26,7 +26,7 @@ import yaml
 from .errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_DIR = ROOT / "workflow" / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # package data: found in any kind of install
 DEFAULT_CONFIG = ROOT / "config.yaml"
 # Cross-field checks of each stage: ``check(config) -> None`` raising ConfigError.
 STAGE_CHECKS = {"voids": "cosmodl.voids.checks:check_config", "lensing": "cosmodl.lensing.checks:check_config",
@@ -67,7 +67,7 @@ def _schema(name: str) -> dict:
 
 
 def load_schema(name: str = "config") -> dict:
-    """A schema of ``workflow/schemas/`` by name (``config``, ``voids_metrics``), as a fresh copy."""
+    """A schema of ``src/cosmodl/schemas/`` by name (``config``, ``voids_metrics``), as a fresh copy."""
     return copy.deepcopy(_schema(name))
 
 

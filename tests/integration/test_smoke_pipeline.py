@@ -73,7 +73,7 @@ def test_smoke_trains_evaluates_and_draws_the_voids_figures(repo_root, smoke_run
     from cosmodl.config import load_yaml
 
     metrics = json.loads((smoke_run / "results/voids/metrics.json").read_text())
-    jsonschema.validate(metrics, load_yaml(repo_root / "workflow/schemas/voids_metrics.schema.yaml"))
+    jsonschema.validate(metrics, load_yaml(repo_root / "src/cosmodl/schemas/voids_metrics.schema.yaml"))
     assert set(metrics["maps"]) == {"spatial", "random"} and metrics["maps"]["random"]["leaky"]
     assert metrics["maps"]["random"]["n_train"] == metrics["maps"]["spatial"]["n_train"]  # only leakage differs
     assert 0.5 < metrics["maps"]["spatial"]["model"]["roc_auc"] <= 1
@@ -95,7 +95,7 @@ def test_smoke_simulates_trains_and_evaluates_the_lensing_stage(repo_root, smoke
 
     lens = smoke_run / "results/lensing"
     metrics = json.loads((lens / "metrics.json").read_text())
-    jsonschema.validate(metrics, load_yaml(repo_root / "workflow/schemas/lensing_metrics.schema.yaml"))
+    jsonschema.validate(metrics, load_yaml(repo_root / "src/cosmodl/schemas/lensing_metrics.schema.yaml"))
     data = metrics["datasets"]["A"]
     assert set(data["models"]) == {"dcae", "resnet", "pca", "osvm"}  # configs/smoke.yaml's networks
     assert data["n_test"] == {"no_sub": 20, "spherical": 20, "vortex": 20}
@@ -127,7 +127,7 @@ def test_smoke_generates_slices_trains_and_evaluates_the_cm21_stage(repo_root, s
     boxes = scan_realization(folders[0], [6.0, 8.0, 10.0])
     assert read_box(boxes[8.0]["delta_T"]).shape == (80, 80, 80)
     metrics = json.loads((cm / "metrics.json").read_text())
-    jsonschema.validate(metrics, load_yaml(repo_root / "workflow/schemas/cm21_metrics.schema.yaml"))
+    jsonschema.validate(metrics, load_yaml(repo_root / "src/cosmodl/schemas/cm21_metrics.schema.yaml"))
     assert set(metrics["tasks"]) == {"z_all", "zeta"} and metrics["split"]["method"] == "slabs"
     assert not metrics["split"]["leaky"]
     z_all = metrics["tasks"]["z_all"]
@@ -149,7 +149,7 @@ def test_smoke_generates_spectra_trains_and_evaluates_the_specz_stage(repo_root,
 
     sz = smoke_run / "results/specz"
     metrics = json.loads((sz / "metrics.json").read_text())
-    jsonschema.validate(metrics, load_yaml(repo_root / "workflow/schemas/specz_metrics.schema.yaml"))
+    jsonschema.validate(metrics, load_yaml(repo_root / "src/cosmodl/schemas/specz_metrics.schema.yaml"))
     noisy = metrics["noise"]["noisy"]
     assert set(metrics["noise"]) == {"noisy"} and noisy["snr"] == 1.0 and noisy["n_test"] == 256
     assert set(noisy["methods"]) == {"cnn3_noisy_512", "template", "forest"}

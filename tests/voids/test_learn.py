@@ -63,7 +63,7 @@ def fake_evaluations():
 
 def test_metrics_document_follows_its_schema_and_compares_with_baselines(repo_root, tmp_path):
     doc = merge_evaluations(fake_evaluations(), "spatial")
-    jsonschema.validate(doc, load_yaml(repo_root / "workflow/schemas/voids_metrics.schema.yaml"))
+    jsonschema.validate(doc, load_yaml(repo_root / "src/cosmodl/schemas/voids_metrics.schema.yaml"))
     assert doc["leakage"]["maps"]["roc_auc"] == {"spatial": 0.87, "random": 0.93}
     beats = doc["counts"]["spatial"]["beats_baselines"]
     assert beats["training_mean"]["n_voids"] == {"rmse": True, "pearson_r": True}  # undefined r counts as 0
@@ -80,7 +80,7 @@ def test_metrics_document_follows_its_schema_and_compares_with_baselines(repo_ro
     broken = merge_evaluations(fake_evaluations(), "spatial")
     del broken["maps"]["spatial"]["model"]["roc_auc"]
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(broken, load_yaml(repo_root / "workflow/schemas/voids_metrics.schema.yaml"))
+        jsonschema.validate(broken, load_yaml(repo_root / "src/cosmodl/schemas/voids_metrics.schema.yaml"))
 
 
 @pytest.mark.parametrize("map_target", ["void_fraction", "void_centres"])
@@ -105,7 +105,7 @@ def test_train_and_evaluate_a_map_model_on_either_target(repo_root, tmp_path, ma
                                      "train": {"epochs": 3, "batch_size": 8, "device": "cpu"},
                                      "train_overrides": {"map": {"epochs": 1}},  # the map network's own
                                      "evaluation": {"baseline_sigmas": [1]}}},
-                          load_yaml(repo_root / "workflow/schemas/config.schema.yaml"))["voids"]
+                          load_yaml(repo_root / "src/cosmodl/schemas/config.schema.yaml"))["voids"]
     summary = train_void_model(cfg, "map", tmp_path / "split.json", paths, None, tmp_path / "m.pt",
                                tmp_path / "h.csv", tmp_path / "ck", threads=1)
     assert summary["n_train"] == 24

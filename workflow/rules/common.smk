@@ -16,7 +16,8 @@ except ConfigError as exc:
     ) from None
 config.clear()
 config.update(_validated)
-SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
+# The metrics schemas are package data of cosmodl (cosmodl.config.SCHEMA_DIR).
+SCHEMAS = Path(workflow.basedir) / "src" / "cosmodl" / "schemas"
 # Threads of the parallel rules (numba kernels, torch). Locally snakemake lowers them to --cores;
 # on SLURM they become --cpus-per-task (GPU rules: cpus_per_gpu), capped by --max-threads.
 MAX_THREADS = 8

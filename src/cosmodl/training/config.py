@@ -1,6 +1,6 @@
 """The trainer's settings: a frozen dataclass whose defaults are those of the config schema.
 
-``$defs/train`` in ``workflow/schemas/config.schema.yaml`` is the one source of truth: the
+``$defs/train`` in ``src/cosmodl/schemas/config.schema.yaml`` is the one source of truth: the
 dataclass takes its defaults from there, :meth:`TrainConfig.from_config` validates a config
 section against it (an unknown key is an error naming it, never dropped), and constructing a
 ``TrainConfig`` directly checks every value against the same ranges.

@@ -95,7 +95,7 @@ def evaluate_void_model(cfg: dict, model_path, split_path, subboxes: dict, index
 def collect_metrics(evaluations, schema_path, out_path, headline_split: str) -> dict:
     """Merge the per-(task, split) evaluation files into ``metrics.json`` (schema-checked).
 
-    The layout is documented by ``workflow/schemas/voids_metrics.schema.yaml``: ``maps`` and
+    The layout is documented by ``src/cosmodl/schemas/voids_metrics.schema.yaml``: ``maps`` and
     ``counts`` keyed by split, each with ``model``, ``baselines``, ``beats_baselines`` (every
     metric against every baseline) and ``beats`` (the kit's verdict: map ROC-AUC against the
     underdensity map; counts RMSE per target against the better baseline); ``leakage``, the headline
