@@ -2,6 +2,9 @@ from pathlib import Path
 
 import pytest
 
+# the stage contract's checks live outside test_*.py files: give them pytest's assert messages
+pytest.register_assert_rewrite("stage_contract")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

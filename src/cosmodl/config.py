@@ -28,9 +28,6 @@ from .errors import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # package data: found in any kind of install
 DEFAULT_CONFIG = ROOT / "config.yaml"
-# Cross-field checks of each stage: ``check(config) -> None`` raising ConfigError.
-STAGE_CHECKS = {"voids": "cosmodl.voids.checks:check_config", "lensing": "cosmodl.lensing.checks:check_config",
-                "cm21": "cosmodl.cm21.checks:check_config", "specz": "cosmodl.specz.checks:check_config"}
 
 
 def load_yaml(path: str | Path, allow_empty: bool = True) -> dict:
@@ -166,10 +163,11 @@ def schema_defaults(definition: str) -> dict:
 
 def check_stages(config: dict) -> None:
     """Run the cross-field checks of every stage listed in ``config['stages']`` (a validated config)."""
+    from .contract import STAGES
+
     for stage in config.get("stages", []):
-        if stage in STAGE_CHECKS:
-            module, name = STAGE_CHECKS[stage].split(":")
-            getattr(importlib.import_module(module), name)(config)
+        if stage in STAGES:  # the contract's check_config(config) -> None, raising ConfigError
+            importlib.import_module(f"cosmodl.{stage}.checks").check_config(config)
 
 
 def merge(base: dict, override: dict) -> dict:

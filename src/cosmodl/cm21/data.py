@@ -32,6 +32,8 @@ from .boxes import DELTA_T, parse_name, read_box, scan_realization
 
 log = logging.getLogger(__name__)
 
+# The array product (``slices.npy``, :func:`collect_slices`): name -> (dtype, shape); n slices of S x S cells.
+PRODUCTS = {"slices": ("float32", ("n", "S", "S"))}
 TASKS = ("z_fixed_fesc", "z_all", "fesc_fixed_z", "fesc_all", "zeta")
 AXES = {"x": 0, "y": 1, "z": 2}
 COLUMNS = ("seed", "f_esc", "zeta", "z", "position", "x_hi")

@@ -30,6 +30,8 @@ from .sampling import SAMPLINGS
 from .simulate import CLASSES, PRESET_KEYS, PRESETS, Recipe
 ANOMALY_MODELS = ("dcae", "vae", "aae", "rbm")
 MODELS = (*ANOMALY_MODELS, "resnet")
+# The array product of a data set (``images.npy``): name -> (dtype, shape); n images of pix x pix pixels.
+PRODUCTS = {"images": ("float32", ("n", "pix", "pix"))}
 CLASS_LABEL = {cls: i for i, cls in enumerate(CLASSES)}
 ROLE_OF_SPLIT = {name: role for role, name in ROLE_NAMES.items()}
 

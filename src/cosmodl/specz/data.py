@@ -21,6 +21,10 @@ from ..training import GeneratedDataset
 from .spectra import SpectrumMaker
 
 SETS = {"train": 0, "val": 1, "test": 2}
+# The arrays of a stored set (``val.npz``, ``test.npz``; :func:`write_set`): name -> (dtype, shape),
+# n spectra of ``pixels`` wavelengths each.
+PRODUCTS = {"clean": ("float32", ("n", "pixels")), "noisy": ("float32", ("n", "pixels")),
+            "z": ("float64", ("n",)), "label": ("int64", ("n",)), "wave": ("float64", ("pixels",))}
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 

@@ -31,6 +31,10 @@ from ..io import atomic_output
 
 log = logging.getLogger(__name__)
 
+# The stage's array products (results/voids/subboxes/, :func:`cosmodl.voids.subboxes.build_subbox_products`):
+# name -> (dtype, shape); n subboxes, S image pixels and m map pixels a side.
+PRODUCTS = {"images": ("float32", ("n", "S", "S")), "void_fraction": ("float32", ("n", "m", "m")),
+            "void_centres": ("float32", ("n", "m", "m"))}
 COLUMNS = {"galaxies": ("x", "y", "z"), "voids": ("x", "y", "z", "radius")}
 RADIUS_ALIASES = ("radius", "r", "reff", "r_eff")
 ACCEPTED_UNITS = {"", "mpc/h", "mpc / littleh", "mpc littleh-1", "mpc/littleh", "h-1 mpc", "mpc h-1"}

@@ -1,0 +1,34 @@
+"""The stage contract: what every stage package ``cosmodl.<stage>`` holds, under which name.
+
+A stage is one package holding all of its science. Its modules have the same names and roles in
+every stage (:data:`MODULES`), and each offers the names the workflow and the kit call
+(:data:`REQUIRED`); a stage may add modules of its own science (``finder``, ``simulate``,
+``spectra``...). The kit (every module outside the stage packages) never imports a stage: it reaches
+one only through a name recorded in a file (a model record's ``module``) or given by the workflow.
+``tests/stage_contract.py`` checks all of it for each stage; the README's stage-kit section says
+how to add a fifth.
+"""
+
+STAGES = ("voids", "lensing", "cm21", "specz")
+
+MODULES = {
+    "__init__": "docstring: the steps its rules call, rule by rule",
+    "stage": "the data steps its rules call (simulate or read inputs, make products, split)",
+    "data": "its products on disk: layout (documented shapes), readers and writers",
+    "models": "its networks, registered with cosmodl.models.register_model",
+    "learn": "what it trains: a cosmodl.training.TrainSpec per network, its input transforms, its losses",
+    "evaluate": "test-set evaluation, collect_metrics (metrics.json with a beats verdict) and write_table",
+    "baselines": "no-learning and classical baselines the networks are reported against",
+    "published": "PUBLISHED: the source project's numbers (empty where it published none, with the reason)",
+    "figures": "its figures, drawn from its products and metrics",
+    "checks": "check_config: cross-field checks of its config section, before any work",
+    "resources": "estimate_mb: the memory of each step, from the config",
+}
+
+REQUIRED = {
+    "evaluate": ("collect_metrics", "write_table"),
+    "published": ("PUBLISHED",),
+    "checks": ("check_config",),
+    "resources": ("estimate_mb",),
+    "figures": ("{stage}_figures",),
+}
