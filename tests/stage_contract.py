@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -132,6 +133,30 @@ class StageContract:
                 assert hasattr(self.module(name), attribute), f"cosmodl.{self.stage}.{name}.{attribute} is missing"
         collect = inspect.signature(self.module("evaluate").collect_metrics)
         assert list(collect.parameters)[:3] == ["evaluations", "schema_path", "out_path"]
+
+    def test_its_rules_get_what_its_steps_declare_they_read(self, repo_root):
+        """READS names keys of the stage's schema section, and every rule whose step reads the config
+        passes exactly its declaration (section(stage, rule)); the tiny run below calls each step with
+        only what it declares, so a step reading an undeclared key fails there (KeyError)."""
+        from cosmodl.config import load_schema
+
+        reads = self.module("__init__").READS
+        properties = load_schema("config")["properties"][self.stage]["properties"]
+        for rule, entries in reads.items():
+            for entry in entries:
+                section, _, key = entry.lstrip("-").partition(".")
+                assert section in properties, f"{rule}: {entry} is not a key of {self.stage} in the schema"
+        rules = (repo_root / "workflow" / "rules" / f"{self.stage}.smk").read_text()
+        passed = {}
+        for rule, body in re.findall(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", rules, re.M | re.S):
+            params = re.search(r"^    params:\n((?:        .*\n)+)", body, re.M)
+            value = params and re.search(rf"^\s+{self.stage}=(.*?),?\n", params.group(1), re.M)
+            if value:
+                passed[rule] = " ".join(value.group(1).split())
+        assert passed, f"no rule of {self.stage}.smk passes config[{self.stage!r}]"
+        for rule, value in passed.items():
+            assert rule in reads, f"{rule} passes config[{self.stage!r}] but READS does not declare it"
+            assert value in (f'section("{self.stage}", "{rule}")', f"{self.stage}_simulation_section"), (rule, value)
 
     def test_its_training_goes_through_the_kit_s_recipe(self):
         source = inspect.getsource(self.module("learn"))

@@ -25,6 +25,10 @@ MODULES = {
     "resources": "estimate_mb: the memory of each step, from the config",
 }
 
+# Each stage's package declares READS: rule name -> the entries of config[stage] its step reads.
+# An entry is a section or key name ("train"), or "-section.key" to leave one key of a section out
+# (a key that only picks which outputs exist, so changing it does not rerun the step).
+
 REQUIRED = {
     "evaluate": ("collect_metrics", "write_table"),
     "published": ("PUBLISHED",),
@@ -32,3 +36,40 @@ REQUIRED = {
     "resources": ("estimate_mb",),
     "figures": ("{stage}_figures",),
 }
+
+
+class DeclaredSections(dict):
+    """A step's config that refuses undeclared sections, ``.get`` included (KeyError naming them)."""
+
+    def __init__(self, data: dict, stage: str, rule: str):
+        super().__init__(data)
+        self.where = f"{rule} reads config[{stage!r}]"
+
+    def __missing__(self, key):
+        raise KeyError(f"{self.where}[{key!r}], which its READS does not declare")
+
+    def get(self, key, default=None):
+        return self[key]
+
+
+def step_config(stage: str, rule: str, stage_cfg: dict, strict: bool = False) -> dict:
+    """The part of ``config[stage]`` that a rule's step reads, as its ``READS`` declares.
+
+    The workflow passes it as the rule's params (a change reruns only the steps that read it), and
+    the contract tests run each step on it with ``strict`` (:class:`DeclaredSections`), so a step
+    that reads an undeclared section, even with ``.get``, fails there.
+
+    Raises
+    ------
+    KeyError
+        If the stage declares nothing for ``rule``.
+    """
+    import importlib
+
+    reads = importlib.import_module(f"cosmodl.{stage}").READS[rule]
+    out = {key: stage_cfg[key] for key in reads if not key.startswith("-")}
+    for entry in reads:
+        if entry.startswith("-"):
+            section, key = entry[1:].split(".")
+            out[section] = {k: v for k, v in out[section].items() if k != key}
+    return DeclaredSections(out, stage, rule) if strict else out

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from cosmodl.contract import step_config
 from stage_contract import StageContract, TinyRun, tiny_config
 
 LENS_COLUMNS = ("theta_e", "lens_q", "lens_phi", "shear", "source_x", "source_y")
@@ -40,15 +41,22 @@ class TestLensingContract(StageContract):
 
         cfg = tiny_config("lensing", {"lensing": {"sizes": {"train": 8, "val": 3, "test": 4}, "chunk_size": 100,
                                                   "train": {"batch_size": 4}, "baselines": {"pca_components": 4}}})
-        simulate_chunk(cfg, "A", 0, folder / "0.npy", folder / "0.csv")
+        from cosmodl.lensing.simulate import PRESET_KEYS
+
+        def reads(rule):  # each step gets only what the stage declares it reads
+            return step_config("lensing", rule, cfg, strict=True)
+
+        population = PRESET_KEYS["A"]
+        simulate = reads("lensing_simulate") | {population: cfg[population], "presets": ["A"], "sampling": ["iid"]}
+        simulate_chunk(simulate, "A", 0, folder / "0.npy", folder / "0.csv")
         merge_chunks([folder / "0.npy"], [folder / "0.csv"], folder / "images.npy", folder / "params.csv",
                      folder / "split.json", cfg["seed"])
         records = {}
         for name in cfg["models"]:
             records[name] = folder / f"{name}.pt"
-            train_lensing_model(cfg, "A", name, folder / "images.npy", folder / "params.csv", records[name],
+            train_lensing_model(reads("lensing_train"), "A", name, folder / "images.npy", folder / "params.csv", records[name],
                                 folder / f"A_{name}_history.csv", folder / f"work_{name}", threads=1)
-        evaluate_dataset(cfg, "A", folder / "images.npy", folder / "params.csv", records, folder / "A.json",
+        evaluate_dataset(reads("lensing_evaluate"), "A", folder / "images.npy", folder / "params.csv", records, folder / "A.json",
                          folder / "A.npz", threads=1)
         params = read_params(folder / "params.csv")
         return TinyRun(

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from cosmodl.contract import step_config
 from stage_contract import StageContract, TinyRun, tiny_config
 
 
@@ -36,11 +37,14 @@ class TestSpeczContract(StageContract):
 
         cfg = tiny_config("specz", {"specz": {"n_val": 64, "n_test": 96, "sizes": [128],
                                               "baselines": {"forest_train": 128, "forest_trees": 4}}})
-        make_sets(cfg, folder / "val.npz", folder / "test.npz")
+        def reads(rule):  # each step gets only what the stage declares it reads
+            return step_config("specz", rule, cfg, strict=True)
+
+        make_sets(reads("specz_sets"), folder / "val.npz", folder / "test.npz")
         name = run_name(3, "noisy", 128)
-        train_network(cfg, 3, "noisy", 128, folder / "val.npz", folder / f"{name}.pt", folder / f"{name}.csv",
+        train_network(reads("specz_train"), 3, "noisy", 128, folder / "val.npz", folder / f"{name}.pt", folder / f"{name}.csv",
                       folder / "work", threads=1)
-        evaluate(cfg, "noisy", folder / "test.npz", {name: folder / f"{name}.pt"}, folder / "noisy.json",
+        evaluate(reads("specz_evaluate"), "noisy", folder / "test.npz", {name: folder / f"{name}.pt"}, folder / "noisy.json",
                  folder / "noisy.npz", threads=1)
         with np.load(folder / "test.npz") as test:
             raw, n_test = test["noisy"][:4], len(test["z"])
@@ -53,5 +57,5 @@ class TestSpeczContract(StageContract):
             leak_free=no_training_spectrum_in(folder, cfg), transform=None, record=folder / f"{name}.pt",
             raw_inputs=raw,
             evaluations=[folder / "noisy.json"],
-            draw_figures=lambda metrics, out: specz_figures(cfg, metrics, folder / "test.npz", [folder / "noisy.npz"],
+            draw_figures=lambda metrics, out: specz_figures(reads("specz_figures"), metrics, folder / "test.npz", [folder / "noisy.npz"],
                                                             [folder / f"{name}.csv"], out))

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from cosmodl.contract import step_config
 from stage_contract import StageContract, TinyRun, tiny_config
 
 TASKS = ("map", "counts")
@@ -39,16 +40,19 @@ class TestVoidsContract(StageContract):
         from cosmodl.voids.subboxes import lattice_from_index
 
         cfg = tiny_config("voids", {"voids": {"train": {"epochs": 1}}})
-        galaxy_catalogue(cfg, None, folder / "galaxies.fits")
-        void_catalogue(cfg, folder / "galaxies.fits", None, folder / "voids.fits", folder / "summary.json")
+        def reads(rule):  # each step gets only what the stage declares it reads
+            return step_config("voids", rule, cfg, strict=True)
+
+        galaxy_catalogue(reads("voids_galaxies"), None, folder / "galaxies.fits")
+        void_catalogue(reads("voids_catalogue"), folder / "galaxies.fits", None, folder / "voids.fits", folder / "summary.json")
         products = {name: folder / f"{name}.npy" for name in ("images", "void_fraction", "void_centres")}
-        subbox_products(cfg, folder / "galaxies.fits", folder / "voids.fits",
+        subbox_products(reads("voids_subboxes"), folder / "galaxies.fits", folder / "voids.fits",
                         {**products, "index": folder / "index.fits"})
-        split(cfg, folder / "index.fits", folder / "voids.fits", "spatial", folder / "split.json")
+        split(reads("voids_split"), folder / "index.fits", folder / "voids.fits", "spatial", folder / "split.json")
         for task in TASKS:
-            train_void_model(cfg, task, folder / "split.json", products, folder / "index.fits", folder / f"{task}.pt",
+            train_void_model(reads("voids_train"), task, folder / "split.json", products, folder / "index.fits", folder / f"{task}.pt",
                              folder / f"{task}.csv", folder / f"work_{task}", threads=1)
-            evaluate_void_model(cfg, folder / f"{task}.pt", folder / "split.json", products, folder / "index.fits",
+            evaluate_void_model(reads("voids_evaluate"), folder / f"{task}.pt", folder / "split.json", products, folder / "index.fits",
                                 folder / f"{task}_spatial.json", folder / f"{task}_spatial.npz", threads=1)
         lattice = lattice_from_index(folder / "index.fits")
         return TinyRun(

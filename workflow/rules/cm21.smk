@@ -21,10 +21,10 @@ rule cm21_boxes:
         realization=r"f[0-9.]+_s\d+",
     threads: 2
     resources:
-        mem_mb=cm21_mem_mb("boxes"),
+        mem_mb=mem_mb("cm21", "boxes"),
         runtime=120,
     params:
-        cm21=cm21_section("source", "simulate", "redshifts", "zeta_per_fesc"),
+        cm21=section("cm21", "cm21_boxes"),
     script:
         "../../scripts/cm21_boxes.py"
 
@@ -41,10 +41,10 @@ rule cm21_slices:
     benchmark:
         "benchmarks/cm21/slices/slices.tsv"
     resources:
-        mem_mb=cm21_mem_mb("slices"),
+        mem_mb=mem_mb("cm21", "slices"),
         runtime=60,
     params:
-        cm21=cm21_section("redshifts", "zeta_per_fesc", "slices", "split"),
+        cm21=section("cm21", "cm21_slices"),
     script:
         "../../scripts/cm21_slices.py"
 
@@ -64,10 +64,10 @@ rule cm21_autoencoder:
     resources:
         gpu=cm21_devices,
         cpus_per_gpu=cpus_per_gpu(cm21_devices),
-        mem_mb=cm21_mem_mb("train"),
+        mem_mb=mem_mb("cm21", "train"),
         runtime=720,
     params:
-        cm21=cm21_section("slices", "train", "train_overrides"),
+        cm21=section("cm21", "cm21_autoencoder"),
         workdir="results/cm21/checkpoints/autoencoder",
     script:
         "../../scripts/cm21_train.py"
@@ -90,10 +90,10 @@ rule cm21_train:
     resources:
         gpu=cm21_devices,
         cpus_per_gpu=cpus_per_gpu(cm21_devices),
-        mem_mb=cm21_mem_mb("train"),
+        mem_mb=mem_mb("cm21", "train"),
         runtime=720,
     params:
-        cm21=cm21_section("slices", "tasks_fixed", "model", "train", "train_overrides"),
+        cm21=section("cm21", "cm21_train"),
         workdir="results/cm21/checkpoints/{task}_{network}",
     script:
         "../../scripts/cm21_train.py"
@@ -116,12 +116,10 @@ rule cm21_evaluate:
         task="|".join(CM21_TASKS),
     threads: MAX_THREADS
     resources:
-        mem_mb=cm21_mem_mb("evaluate"),
+        mem_mb=mem_mb("cm21", "evaluate"),
         runtime=60,
     params:
-        cm21=cm21_section(
-            "seed", "slices", "tasks_fixed", "methods", "baselines", "model"
-        ),
+        cm21=section("cm21", "cm21_evaluate"),
         networks=CM21_NETWORKS,
     script:
         "../../scripts/cm21_evaluate.py"
@@ -144,7 +142,7 @@ rule cm21_metrics:
     benchmark:
         "benchmarks/cm21/metrics/metrics.tsv"
     resources:
-        mem_mb=cm21_mem_mb("small"),
+        mem_mb=mem_mb("cm21", "small"),
         runtime=10,
     params:
         stage="cm21",
@@ -200,12 +198,10 @@ rule cm21_figures:
     benchmark:
         "benchmarks/cm21/figures/figures.tsv"
     resources:
-        mem_mb=cm21_mem_mb("small"),
+        mem_mb=mem_mb("cm21", "small"),
         runtime=10,
     params:
-        cm21=cm21_section(
-            "redshifts", "f_esc", "zeta_per_fesc", "slices", "figures", "tasks_fixed"
-        ),
+        cm21=section("cm21", "cm21_figures"),
         tasks=CM21_TASKS,
         networks=CM21_NETWORKS,
     script:

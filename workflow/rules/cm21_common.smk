@@ -1,6 +1,5 @@
 # 21-cm stage: constants and the input, param and resource functions of its rules (cm21.smk).
 from cosmodl.cm21.data import realization_name
-from cosmodl.cm21.resources import estimate_mb as cm21_estimate_mb
 
 CM21 = config["cm21"]
 CM21_REALIZATIONS = [
@@ -31,16 +30,6 @@ def cm21_curve_figures():
         return []
     classification = any(task != "zeta" for task in CM21_TASKS)
     return ["training_curves.png"] + (["accuracy_curves.png"] if classification else [])
-
-
-def cm21_mem_mb(step):
-    """mem_mb of a rule, from cosmodl.cm21.resources.estimate_mb."""
-    return cm21_estimate_mb(step, CM21)
-
-
-def cm21_section(*keys):
-    """The parts of config["cm21"] a job reads (its params: a change reruns only what uses it)."""
-    return {k: CM21[k] for k in keys}
 
 
 cm21_devices = train_devices(

@@ -1,9 +1,11 @@
 # Stage-agnostic plumbing: config validation (schema defaults filled in, cross-field checks),
 # constants, and the target list gathered from each enabled stage.
+import importlib
 import os
 from pathlib import Path
 
 from cosmodl.config import check_stages, load_schema, validate_config
+from cosmodl.contract import step_config
 from cosmodl.errors import ConfigError
 from cosmodl.training.config import train_settings
 
@@ -28,6 +30,27 @@ STAGE_TARGETS = {}
 def all_targets():
     """Final outputs of every stage in config["stages"]."""
     return [target for stage in config["stages"] for target in STAGE_TARGETS[stage]()]
+
+
+def section(stage, rule):
+    """A rule's params: the part of config[stage] its step reads, as the stage's READS declares
+    (cosmodl.contract.step_config); a change reruns only the steps that read it."""
+    return step_config(stage, rule, config[stage])
+
+
+def mem_mb(stage, step):
+    """mem_mb of a rule: cosmodl.<stage>.resources.estimate_mb(step, config[stage]); a function of
+    the job's inputs where the stage says the config cannot size the step (needs_input_size).
+    """
+    resources = importlib.import_module(f"cosmodl.{stage}.resources")
+    needs_input = getattr(resources, "needs_input_size", None)
+    if needs_input is None or not needs_input(step, config[stage]):
+        return resources.estimate_mb(step, config[stage])
+
+    def from_inputs(wildcards, input):
+        return resources.estimate_mb(step, config[stage], input.size_mb)
+
+    return from_inputs
 
 
 def train_devices(stage, network_of):

@@ -25,7 +25,7 @@ rule lensing_simulate:
         chunk=r"\d+",
     threads: MAX_THREADS
     resources:
-        mem_mb=lensing_mem_mb("simulate"),
+        mem_mb=mem_mb("lensing", "simulate"),
         runtime=120,
     params:
         lensing=lensing_simulation_section,
@@ -48,7 +48,7 @@ rule lensing_merge:
     wildcard_constraints:
         dataset="|".join(LENSING_DATASETS),
     resources:
-        mem_mb=lensing_mem_mb("merge"),
+        mem_mb=mem_mb("lensing", "merge"),
         runtime=30,
     params:
         seed=LENSING["seed"],
@@ -75,10 +75,10 @@ rule lensing_train:
     resources:
         gpu=lensing_train_devices,
         cpus_per_gpu=cpus_per_gpu(lensing_train_devices),
-        mem_mb=lensing_mem_mb("train"),
+        mem_mb=mem_mb("lensing", "train"),
         runtime=1440,
     params:
-        lensing=lensing_section("model", "train", "train_overrides"),
+        lensing=section("lensing", "lensing_train"),
         workdir="results/lensing/checkpoints/{dataset}_{model}",
     script:
         "../../scripts/lensing_train.py"
@@ -100,10 +100,10 @@ rule lensing_evaluate:
         dataset="|".join(LENSING_DATASETS),
     threads: MAX_THREADS
     resources:
-        mem_mb=lensing_mem_mb("evaluate"),
+        mem_mb=mem_mb("lensing", "evaluate"),
         runtime=120,
     params:
-        lensing=lensing_section("seed", "model", "baselines", "substructure"),
+        lensing=section("lensing", "lensing_evaluate"),
         models=LENSING_MODELS,
     script:
         "../../scripts/lensing_evaluate.py"
@@ -128,7 +128,7 @@ rule lensing_metrics:
     benchmark:
         "benchmarks/lensing/metrics/metrics.tsv"
     resources:
-        mem_mb=lensing_mem_mb("small"),
+        mem_mb=mem_mb("lensing", "small"),
         runtime=10,
     params:
         stage="lensing",
@@ -196,7 +196,7 @@ rule lensing_figures:
     benchmark:
         "benchmarks/lensing/figures/figures.tsv"
     resources:
-        mem_mb=lensing_mem_mb("small"),
+        mem_mb=mem_mb("lensing", "small"),
         runtime=10,
     params:
         datasets=LENSING_DATASETS,

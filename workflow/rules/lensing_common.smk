@@ -1,6 +1,5 @@
 # Lensing stage: constants and the input, param and resource functions of its rules (lensing.smk).
 from cosmodl.lensing.data import dataset_names, parse_dataset
-from cosmodl.lensing.resources import estimate_mb as lensing_estimate_mb
 from cosmodl.lensing.simulate import PRESET_KEYS, n_chunks_of
 
 LENSING = config["lensing"]
@@ -25,11 +24,6 @@ def lensing_targets():
     ]
 
 
-def lensing_mem_mb(step):
-    """mem_mb of a rule, from cosmodl.lensing.resources.estimate_mb."""
-    return lensing_estimate_mb(step, LENSING)
-
-
 def lensing_chunks(kind):
     """Chunk files of a data set's simulation (kind: npy images or csv parameters)."""
 
@@ -44,25 +38,16 @@ def lensing_chunks(kind):
     return chunks
 
 
-def lensing_section(*keys):
-    """The parts of config["lensing"] a job reads (its params: a change reruns only what uses it)."""
-    return {k: LENSING[k] for k in keys}
-
-
 def lensing_simulation_section(wildcards):
     """What a simulation job of a data set reads: the shared keys and its own preset's population only."""
     preset, sampling = parse_dataset(wildcards.dataset)
-    keys = [
-        "seed",
-        "sizes",
-        "chunk_size",
-        "image",
-        "substructure",
-        "lattice_values",
-        PRESET_KEYS[preset],
-    ]
+    population = PRESET_KEYS[preset]
     # presets and sampling name the data set; the memory estimate reads the presets
-    return lensing_section(*keys) | {"presets": [preset], "sampling": [sampling]}
+    return section("lensing", "lensing_simulate") | {
+        population: LENSING[population],
+        "presets": [preset],
+        "sampling": [sampling],
+    }
 
 
 def lensing_fields():

@@ -20,10 +20,10 @@ rule specz_sets:
     benchmark:
         "benchmarks/specz/sets/sets.tsv"
     resources:
-        mem_mb=specz_mem_mb("sets"),
+        mem_mb=mem_mb("specz", "sets"),
         runtime=60,
     params:
-        specz=specz_section("seed", "spectra", "snr", "n_val", "n_test"),
+        specz=section("specz", "specz_sets"),
     script:
         "../../scripts/specz_sets.py"
 
@@ -44,12 +44,10 @@ rule specz_train:
     resources:
         gpu=specz_devices,
         cpus_per_gpu=cpus_per_gpu(specz_devices),
-        mem_mb=specz_mem_mb("train"),
+        mem_mb=mem_mb("specz", "train"),
         runtime=720,
     params:
-        specz=specz_section(
-            "seed", "spectra", "snr", "model", "train", "train_overrides"
-        ),
+        specz=section("specz", "specz_train"),
         run=specz_run,
         workdir="results/specz/checkpoints/{run}",
     script:
@@ -71,10 +69,10 @@ rule specz_evaluate:
         noise="clean|noisy",
     threads: MAX_THREADS
     resources:
-        mem_mb=specz_mem_mb("evaluate"),
+        mem_mb=mem_mb("specz", "evaluate"),
         runtime=120,
     params:
-        specz=specz_section("seed", "spectra", "snr", "methods", "baselines"),
+        specz=section("specz", "specz_evaluate"),
     script:
         "../../scripts/specz_evaluate.py"
 
@@ -96,7 +94,7 @@ rule specz_metrics:
     benchmark:
         "benchmarks/specz/metrics/metrics.tsv"
     resources:
-        mem_mb=specz_mem_mb("small"),
+        mem_mb=mem_mb("specz", "small"),
         runtime=10,
     params:
         stage="specz",
@@ -124,9 +122,9 @@ rule specz_figures:
     benchmark:
         "benchmarks/specz/figures/figures.tsv"
     resources:
-        mem_mb=specz_mem_mb("small"),
+        mem_mb=mem_mb("specz", "small"),
         runtime=10,
     params:
-        specz=specz_section("spectra", "snr", "noise", "figures"),
+        specz=section("specz", "specz_figures"),
     script:
         "../../scripts/specz_figures.py"

@@ -1,6 +1,5 @@
 # Spectroscopic-redshift stage: constants and the input, param and resource functions of its
 # rules (specz.smk).
-from cosmodl.specz.resources import estimate_mb as specz_estimate_mb
 from cosmodl.specz.stage import run_name
 
 SPECZ = config["specz"]
@@ -29,11 +28,6 @@ def specz_targets():
     ]
 
 
-def specz_section(*keys):
-    """The parts of config["specz"] a job reads (its params: a change reruns only what uses it)."""
-    return {k: SPECZ[k] for k in keys}
-
-
 def specz_run(wildcards):
     """Depth, noise level and size of a training run, from its name."""
     return SPECZ_RUNS[wildcards.run]
@@ -51,8 +45,3 @@ def specz_records(wildcards):
         for name, run in SPECZ_RUNS.items()
         if run["noise"] == wildcards.noise
     }
-
-
-def specz_mem_mb(step):
-    """mem_mb of a rule, from cosmodl.specz.resources.estimate_mb."""
-    return specz_estimate_mb(step, SPECZ, n_networks=len(SPECZ_RUNS))

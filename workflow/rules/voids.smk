@@ -39,10 +39,10 @@ rule voids_galaxies:
         "benchmarks/voids/galaxies/galaxies.tsv"
     threads: MAX_THREADS
     resources:
-        mem_mb=voids_mem_mb("galaxies"),
+        mem_mb=mem_mb("voids", "galaxies"),
         runtime=30,
     params:
-        voids=voids_section("box_size", "seed", "cosmology", "galaxies"),
+        voids=section("voids", "voids_galaxies"),
     script:
         "../../scripts/voids_galaxies.py"
 
@@ -60,10 +60,10 @@ rule voids_catalogue:
         "benchmarks/voids/catalogue/catalogue.tsv"
     threads: MAX_THREADS
     resources:
-        mem_mb=voids_mem_mb("catalogue"),
+        mem_mb=mem_mb("voids", "catalogue"),
         runtime=60,
     params:
-        voids=voids_section("box_size", "catalogue"),
+        voids=section("voids", "voids_catalogue"),
     script:
         "../../scripts/voids_catalogue.py"
 
@@ -83,10 +83,10 @@ rule voids_subboxes:
         "benchmarks/voids/subboxes/subboxes.tsv"
     threads: MAX_THREADS
     resources:
-        mem_mb=voids_mem_mb("subboxes"),
+        mem_mb=mem_mb("voids", "subboxes"),
         runtime=60,
     params:
-        voids=voids_section("box_size", "subboxes"),
+        voids=section("voids", "voids_subboxes"),
     script:
         "../../scripts/voids_subboxes.py"
 
@@ -104,10 +104,10 @@ rule voids_split:
     wildcard_constraints:
         method="|".join(SPLIT_METHODS),
     resources:
-        mem_mb=voids_mem_mb("small"),
+        mem_mb=mem_mb("voids", "small"),
         runtime=10,
     params:
-        voids=voids_section("split", omit=("method",)),
+        voids=section("voids", "voids_split"),
     script:
         "../../scripts/voids_split.py"
 
@@ -131,10 +131,10 @@ rule voids_train:
     resources:
         gpu=voids_devices,
         cpus_per_gpu=cpus_per_gpu(voids_devices),
-        mem_mb=voids_mem_mb("train"),
+        mem_mb=mem_mb("voids", "train"),
         runtime=720,
     params:
-        voids=voids_section("box_size", "subboxes", "model", "train", "train_overrides"),
+        voids=section("voids", "voids_train"),
         workdir="results/voids/checkpoints/{task}_{method}",
     script:
         "../../scripts/voids_train.py"
@@ -157,10 +157,10 @@ rule voids_evaluate:
         method="|".join(SPLIT_METHODS),
     threads: MAX_THREADS
     resources:
-        mem_mb=voids_mem_mb("evaluate"),
+        mem_mb=mem_mb("voids", "evaluate"),
         runtime=60,
     params:
-        voids=voids_section("box_size", "subboxes", "evaluation"),
+        voids=section("voids", "voids_evaluate"),
     script:
         "../../scripts/voids_evaluate.py"
 
@@ -186,7 +186,7 @@ rule voids_metrics:
     benchmark:
         "benchmarks/voids/metrics/metrics.tsv"
     resources:
-        mem_mb=voids_mem_mb("small"),
+        mem_mb=mem_mb("voids", "small"),
         runtime=10,
     params:
         stage="voids",
@@ -249,9 +249,9 @@ rule voids_figures:
     benchmark:
         "benchmarks/voids/figures/figures.tsv"
     resources:
-        mem_mb=voids_mem_mb("small"),
+        mem_mb=mem_mb("voids", "small"),
         runtime=10,
     params:
-        voids=voids_section("figures", "split"),
+        voids=section("voids", "voids_figures"),
     script:
         "../../scripts/voids_figures.py"

@@ -1,5 +1,4 @@
 # Voids stage: constants and the input, param and resource functions of its rules (voids.smk).
-from cosmodl.voids.resources import estimate_mb, needs_input_size
 
 VOIDS = config["voids"]
 VOID_TASKS = ["map", "counts"]
@@ -23,18 +22,6 @@ def voids_targets():
         "results/voids/results_table.md",
         *expand("results/voids/figures/{name}", name=figures),
     ]
-
-
-def voids_mem_mb(step):
-    """mem_mb of a rule: cosmodl.voids.resources.estimate_mb, from the config (and input sizes
-    where the config cannot tell: catalogues from a file or a download)."""
-    if not needs_input_size(step, VOIDS):
-        return estimate_mb(step, VOIDS)
-
-    def mem_mb(wildcards, input):
-        return estimate_mb(step, VOIDS, input.size_mb)
-
-    return mem_mb
 
 
 def download_name(section):
@@ -76,17 +63,3 @@ def train_size_reference(wildcards):
 
 
 voids_devices = train_devices("voids", lambda wildcards: wildcards.task)
-
-
-def voids_section(*keys, omit=()):
-    """The parts of config["voids"] that a job reads, passed as its params.
-
-    Snakemake reruns a job whose params changed, so jobs get only what they use (a new n_demo
-    redraws figures but does not retrain). Keys named in omit are dropped from every section
-    (split.method only picks the headline split, so the split jobs do not get it).
-    """
-    section = {k: VOIDS[k] for k in keys}
-    for k, value in section.items():
-        if isinstance(value, dict):
-            section[k] = {n: v for n, v in value.items() if n not in omit}
-    return section

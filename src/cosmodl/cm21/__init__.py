@@ -20,3 +20,13 @@ cm21_figures          ``figures.cm21_figures``
 ``published`` holds MAIS 202's numbers, ``checks`` the config's cross-field checks,
 ``resources`` the memory estimates.
 """
+
+# The entries of config['cm21'] each rule's step reads (cosmodl.contract.step_config: the rule's params).
+READS = {
+    "cm21_boxes": ("source", "simulate", "redshifts", "zeta_per_fesc"),
+    "cm21_slices": ("redshifts", "zeta_per_fesc", "slices", "split"),
+    "cm21_autoencoder": ("slices", "train", "train_overrides"),
+    "cm21_train": ("slices", "tasks_fixed", "model", "train", "train_overrides"),
+    "cm21_evaluate": ("seed", "slices", "tasks_fixed", "methods", "baselines", "model"),
+    "cm21_figures": ("redshifts", "f_esc", "zeta_per_fesc", "slices", "figures", "tasks_fixed"),
+}

@@ -77,9 +77,11 @@ def plot_history(table: pd.DataFrame, zeta_per_fesc: float = 250.0):
     return fig
 
 
-def plot_reconstructions(model_path, slices: np.ndarray, table: pd.DataFrame, rows, scale_mk: float):
-    """Autoencoder input, reconstruction and residual for test slices at three redshifts."""
+def plot_reconstructions(model_path, slices: np.ndarray, table: pd.DataFrame, rows):
+    """Autoencoder input, reconstruction and residual for test slices at three redshifts (in the units
+    of the record's input transform)."""
     model, _ = load_model(model_path)
+    scale_mk = model.input_transform.params()["scale_mk"]
     test = table.iloc[rows]
     zs = sorted(test["z"].unique())
     pick = [zs[0], zs[len(zs) // 2], zs[-1]] if len(zs) >= 3 else zs
@@ -207,7 +209,7 @@ def cm21_figures(cfg: dict, metrics: dict, slices_path, table_path, split_path, 
     slices = np.load(slices_path, mmap_mode="r")
     if autoencoder_path:
         rows = np.flatnonzero(split_roles(split_path, len(slices)) == TEST)
-        save_figure(plot_reconstructions(autoencoder_path, slices, table, rows, cfg["slices"]["scale_mk"]),
+        save_figure(plot_reconstructions(autoencoder_path, slices, table, rows),
                     out_dir / "reconstructions.png")
     if histories:
         runs = {}

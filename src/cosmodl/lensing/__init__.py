@@ -18,3 +18,10 @@ lensing_figures       ``figures.lensing_figures``
 ``published`` holds the published numbers, ``checks`` the config's cross-field checks,
 ``resources`` the memory estimates.
 """
+
+# The entries of config['lensing'] each rule's step reads (cosmodl.contract.step_config: the rule's params).
+READS = {
+    "lensing_train": ("model", "train", "train_overrides"),
+    "lensing_evaluate": ("seed", "model", "baselines", "substructure"),
+    "lensing_simulate": ("seed", "sizes", "chunk_size", "image", "substructure", "lattice_values"),
+}

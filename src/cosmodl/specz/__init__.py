@@ -15,3 +15,11 @@ specz_figures         ``figures.specz_figures``
 
 ``checks`` holds the config's cross-field checks, ``resources`` the memory estimates.
 """
+
+# The entries of config['specz'] each rule's step reads (cosmodl.contract.step_config: the rule's params).
+READS = {
+    "specz_sets": ("seed", "spectra", "snr", "n_val", "n_test"),
+    "specz_train": ("seed", "spectra", "snr", "model", "train", "train_overrides"),
+    "specz_evaluate": ("seed", "spectra", "snr", "methods", "baselines"),
+    "specz_figures": ("spectra", "snr", "noise", "figures"),
+}

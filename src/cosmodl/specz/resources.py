@@ -12,7 +12,7 @@ TORCH_BASE_MB = 2000  # + torch, a network with its optimiser state, batches
 MB = 2**20
 
 
-def estimate_mb(step: str, cfg: dict, n_networks: int = 0) -> int:
+def estimate_mb(step: str, cfg: dict, n_networks: int | None = None) -> int:
     """Estimated peak memory of a specz step, MB.
 
     Parameters
@@ -20,9 +20,12 @@ def estimate_mb(step: str, cfg: dict, n_networks: int = 0) -> int:
     step : {'sets', 'train', 'evaluate', 'small'}
     cfg : dict
         ``config['specz']`` (validated).
-    n_networks : int
-        CNNs scored by one evaluation job.
+    n_networks : int, optional
+        CNNs whose probabilities an evaluation job holds; by default every configured run (depths x
+        noise levels x sizes).
     """
+    if n_networks is None:
+        n_networks = len(cfg["depths"]) * len(cfg["noise"]) * len(cfg["sizes"]) if "cnn" in cfg["methods"] else 0
     s = cfg["spectra"]
     pixels = s["n_pixels"]
     classes = (s["z_max"] - s["z_min"]) / s["dz"]

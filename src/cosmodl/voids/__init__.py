@@ -20,3 +20,14 @@ voids_figures         ``figures.voids_figures`` (the subbox lattice from
 
 ``checks`` holds the config's cross-field checks, ``resources`` the memory estimates.
 """
+
+# The entries of config['voids'] each rule's step reads (cosmodl.contract.step_config: the rule's params).
+READS = {
+    "voids_galaxies": ("box_size", "seed", "cosmology", "galaxies"),
+    "voids_catalogue": ("box_size", "catalogue"),
+    "voids_subboxes": ("box_size", "subboxes"),
+    "voids_split": ("split", "-split.method"),
+    "voids_train": ("box_size", "subboxes", "model", "train", "train_overrides"),
+    "voids_evaluate": ("box_size", "subboxes", "evaluation"),
+    "voids_figures": ("figures", "split"),
+}
