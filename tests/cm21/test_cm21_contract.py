@@ -49,27 +49,61 @@ class TestCm21Contract(StageContract):
         from cosmodl.splits import TEST, TRAIN, VAL
 
         cfg = tiny_config("cm21", {"cm21": {"tasks": ["z_all"], "methods": ["physics", "pca_knn", "cnn"]}})
+
         def reads(rule):  # each step gets only what the stage declares it reads
             return step_config("cm21", rule, cfg, strict=True)
 
         boxes = [folder / realization_name(f, SEED) for f in F_ESC]
         for f, box in zip(F_ESC, boxes):
             make_realization(reads("cm21_boxes"), f, SEED, box, threads=1)
-        paths = {k: folder / name for k, name in (("slices", "slices.npy"), ("table", "slices.csv"),
-                                                  ("split", "split.json"))}
+        paths = {
+            k: folder / name for k, name in (("slices", "slices.npy"), ("table", "slices.csv"), ("split", "split.json"))
+        }
         make_slices(reads("cm21_slices"), boxes, paths["slices"], paths["table"], paths["split"])
-        train_task_network(reads("cm21_train"), "z_all", "cnn", paths["slices"], paths["table"], paths["split"], folder / "cnn.pt",
-                           folder / "z_all_cnn_history.csv", folder / "work", threads=1)
-        evaluate_task(reads("cm21_evaluate"), "z_all", paths["slices"], paths["table"], paths["split"], {"cnn": folder / "cnn.pt"},
-                      grid_of(paths["split"])[1], folder / "z_all.json", folder / "z_all.npz", threads=1)
+        train_task_network(
+            reads("cm21_train"),
+            "z_all",
+            "cnn",
+            paths["slices"],
+            paths["table"],
+            paths["split"],
+            folder / "cnn.pt",
+            folder / "z_all_cnn_history.csv",
+            folder / "work",
+            threads=1,
+        )
+        evaluate_task(
+            reads("cm21_evaluate"),
+            "z_all",
+            paths["slices"],
+            paths["table"],
+            paths["split"],
+            {"cnn": folder / "cnn.pt"},
+            grid_of(paths["split"])[1],
+            folder / "z_all.json",
+            folder / "z_all.npz",
+            threads=1,
+        )
         roles = split_roles(paths["split"], len(np.load(paths["slices"], mmap_mode="r")))
         return TinyRun(
-            folder=folder, products={"slices": paths["slices"]},
-            split={name: np.flatnonzero(roles == role) for name, role in (("train", TRAIN), ("val", VAL),
-                                                                          ("test", TEST))},
-            leak_free=slabs_apart(paths["table"], paths["split"]), record=folder / "cnn.pt",
+            folder=folder,
+            products={"slices": paths["slices"]},
+            split={
+                name: np.flatnonzero(roles == role) for name, role in (("train", TRAIN), ("val", VAL), ("test", TEST))
+            },
+            leak_free=slabs_apart(paths["table"], paths["split"]),
+            record=folder / "cnn.pt",
             transform="cm21_scale_clip",
-            raw_inputs=np.load(paths["slices"])[:4], evaluations=[folder / "z_all.json"],
-            draw_figures=lambda metrics, out: cm21_figures(reads("cm21_figures"), metrics, paths["slices"], paths["table"],
-                                                           paths["split"], boxes, [folder / "z_all_cnn_history.csv"],
-                                                           out))
+            raw_inputs=np.load(paths["slices"])[:4],
+            evaluations=[folder / "z_all.json"],
+            draw_figures=lambda metrics, out: cm21_figures(
+                reads("cm21_figures"),
+                metrics,
+                paths["slices"],
+                paths["table"],
+                paths["split"],
+                boxes,
+                [folder / "z_all_cnn_history.csv"],
+                out,
+            ),
+        )

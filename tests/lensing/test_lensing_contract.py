@@ -39,8 +39,17 @@ class TestLensingContract(StageContract):
         from cosmodl.lensing.learn import train_lensing_model
         from cosmodl.lensing.stage import merge_chunks, simulate_chunk
 
-        cfg = tiny_config("lensing", {"lensing": {"sizes": {"train": 8, "val": 3, "test": 4}, "chunk_size": 100,
-                                                  "train": {"batch_size": 4}, "baselines": {"pca_components": 4}}})
+        cfg = tiny_config(
+            "lensing",
+            {
+                "lensing": {
+                    "sizes": {"train": 8, "val": 3, "test": 4},
+                    "chunk_size": 100,
+                    "train": {"batch_size": 4},
+                    "baselines": {"pca_components": 4},
+                }
+            },
+        )
         from cosmodl.lensing.simulate import PRESET_KEYS
 
         def reads(rule):  # each step gets only what the stage declares it reads
@@ -49,21 +58,55 @@ class TestLensingContract(StageContract):
         population = PRESET_KEYS["A"]
         simulate = reads("lensing_simulate") | {population: cfg[population], "presets": ["A"], "sampling": ["iid"]}
         simulate_chunk(simulate, "A", 0, folder / "0.npy", folder / "0.csv")
-        merge_chunks([folder / "0.npy"], [folder / "0.csv"], folder / "images.npy", folder / "params.csv",
-                     folder / "split.json", cfg["seed"])
+        merge_chunks(
+            [folder / "0.npy"],
+            [folder / "0.csv"],
+            folder / "images.npy",
+            folder / "params.csv",
+            folder / "split.json",
+            cfg["seed"],
+        )
         records = {}
         for name in cfg["models"]:
             records[name] = folder / f"{name}.pt"
-            train_lensing_model(reads("lensing_train"), "A", name, folder / "images.npy", folder / "params.csv", records[name],
-                                folder / f"A_{name}_history.csv", folder / f"work_{name}", threads=1)
-        evaluate_dataset(reads("lensing_evaluate"), "A", folder / "images.npy", folder / "params.csv", records, folder / "A.json",
-                         folder / "A.npz", threads=1)
+            train_lensing_model(
+                reads("lensing_train"),
+                "A",
+                name,
+                folder / "images.npy",
+                folder / "params.csv",
+                records[name],
+                folder / f"A_{name}_history.csv",
+                folder / f"work_{name}",
+                threads=1,
+            )
+        evaluate_dataset(
+            reads("lensing_evaluate"),
+            "A",
+            folder / "images.npy",
+            folder / "params.csv",
+            records,
+            folder / "A.json",
+            folder / "A.npz",
+            threads=1,
+        )
         params = read_params(folder / "params.csv")
         return TinyRun(
-            folder=folder, products={"images": folder / "images.npy"},
+            folder=folder,
+            products={"images": folder / "images.npy"},
             split={k: select(params, k) for k in ("train", "val", "test")},
-            leak_free=no_shared_lens(folder / "params.csv"), record=records["dcae"], transform="lensing_minmax",
-            raw_inputs=np.load(folder / "images.npy")[:4], evaluations=[folder / "A.json"],
+            leak_free=no_shared_lens(folder / "params.csv"),
+            record=records["dcae"],
+            transform="lensing_minmax",
+            raw_inputs=np.load(folder / "images.npy")[:4],
+            evaluations=[folder / "A.json"],
             draw_figures=lambda metrics, out: lensing_figures(
-                metrics, {"A": folder / "A.npz"}, {"A": folder / "images.npy"}, {"A": folder / "params.csv"},
-                [folder / f"A_{name}_history.csv" for name in cfg["models"]], out, 3))
+                metrics,
+                {"A": folder / "A.npz"},
+                {"A": folder / "images.npy"},
+                {"A": folder / "params.csv"},
+                [folder / f"A_{name}_history.csv" for name in cfg["models"]],
+                out,
+                3,
+            ),
+        )
