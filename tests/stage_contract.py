@@ -8,7 +8,7 @@ epoch, evaluation) on a tiny config in a temporary folder and say where everythi
 * the package holds the contract's modules and names, and its docstring names its rules;
 * the products have the shapes its ``data`` module documents (``PRODUCTS``);
 * the split leaks nothing: train, validation and test are disjoint, and the stage's own leak
-  check (``TinyRun.leak_free``) holds;
+  check (:meth:`StageContract.leaks`) finds nothing;
 * every network the stage registers runs forward in the registry test (all of them, not some);
 * train -> record -> load -> predict round-trips through the stored input transform;
 * the evaluations merge into a metrics document that follows the schema and holds a ``beats`` verdict;
@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 import torch
 
-from cosmodl.contract import MODULES, REQUIRED
+from cosmodl.contract import MODULES, REQUIRED, step_config
 
 
 @dataclass
@@ -43,8 +43,8 @@ class TinyRun:
         Product name (a key of the stage's ``data.PRODUCTS``) -> path of a ``.npy``, or (path, key) of an ``.npz``.
     split : dict
         ``train``, ``val``, ``test`` -> integer indices of the stage's samples.
-    leak_free : callable
-        ``leak_free(split) -> str``: empty when the stage's own leak test passes, else what leaks.
+    cfg : dict
+        The stage's config section the run was made with.
     record : Path
         A model record written by the stage's training step.
     raw_inputs : ndarray
@@ -62,7 +62,7 @@ class TinyRun:
     folder: Path
     products: dict
     split: dict
-    leak_free: Callable
+    cfg: dict
     record: Path
     raw_inputs: np.ndarray
     evaluations: list
@@ -109,7 +109,16 @@ class StageContract:
     stage: str = ""
 
     def make_tiny_run(self, folder: Path) -> TinyRun:
+        """Run the stage's steps on a tiny config (:meth:`config`), each on what it declares (:meth:`reads`)."""
         raise NotImplementedError
+
+    def leaks(self, run: TinyRun) -> str:
+        """The stage's own leak test of ``run.split`` beyond disjoint indices: what leaks, or ''."""
+        raise NotImplementedError
+
+    def config(self, section: dict) -> dict:
+        """The stage's section of config.yaml with configs/smoke.yaml and ``section`` over it, validated."""
+        return tiny_config(self.stage, {self.stage: section})
 
     @pytest.fixture
     def run(self, tmp_path_factory) -> TinyRun:
@@ -119,6 +128,10 @@ class StageContract:
             torch.manual_seed(0)
             cls._tiny_run = self.make_tiny_run(tmp_path_factory.mktemp(f"contract_{self.stage}"))
         return cls._tiny_run
+
+    def reads(self, cfg: dict, rule: str) -> dict:
+        """What ``rule``'s step may read of the stage's ``cfg``: only what its READS declares (strict)."""
+        return step_config(self.stage, rule, cfg, strict=True)
 
     def module(self, name: str):
         return importlib.import_module(f"cosmodl.{self.stage}" + (f".{name}" if name != "__init__" else ""))
@@ -176,7 +189,7 @@ class StageContract:
         sets = {k: set(np.asarray(run.split[k]).tolist()) for k in ("train", "val", "test")}
         assert all(sets.values()), {k: len(v) for k, v in sets.items()}
         assert not (sets["train"] & sets["val"] or sets["train"] & sets["test"] or sets["val"] & sets["test"])
-        assert run.leak_free(run.split) == ""
+        assert self.leaks(run) == ""
 
     def test_every_registered_network_of_the_stage_is_run_by_the_registry_test(self):
         from cosmodl.models import model_names, registering_module

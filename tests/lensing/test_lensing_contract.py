@@ -2,111 +2,56 @@
 
 import numpy as np
 
-from cosmodl.contract import step_config
-from stage_contract import StageContract, TinyRun, tiny_config
+from cosmodl.lensing import data, evaluate, figures, learn
+from cosmodl.lensing import stage as steps
+from cosmodl.lensing.simulate import PRESET_KEYS
+from stage_contract import StageContract, TinyRun
 
 LENS_COLUMNS = ("theta_e", "lens_q", "lens_phi", "shear", "source_x", "source_y")
-
-
-def no_shared_lens(params_path):
-    """Leak test (iid sampling): no validation or test image shares a drawn lens parameter value with a
-    training image (parameters the preset holds fixed, such as Model A's Einstein radius, are left out)."""
-    from cosmodl.lensing.data import read_params
-
-    params = read_params(params_path)
-
-    def leak_free(split) -> str:
-        for name in ("val", "test"):
-            for column in LENS_COLUMNS:
-                values = params[column].to_numpy()
-                if np.unique(values[np.asarray(split["train"])]).size == 1:
-                    continue  # fixed by the preset
-                shared = np.intersect1d(values[np.asarray(split["train"])], values[np.asarray(split[name])])
-                if len(shared):
-                    return f"{len(shared)} values of {column} in both train and {name}"
-        return ""
-
-    return leak_free
 
 
 class TestLensingContract(StageContract):
     stage = "lensing"
 
     def make_tiny_run(self, folder):
-        from cosmodl.lensing.data import read_params, select
-        from cosmodl.lensing.evaluate import evaluate_dataset
-        from cosmodl.lensing.figures import lensing_figures
-        from cosmodl.lensing.learn import train_lensing_model
-        from cosmodl.lensing.stage import merge_chunks, simulate_chunk
-
-        cfg = tiny_config(
-            "lensing",
-            {
-                "lensing": {
-                    "sizes": {"train": 8, "val": 3, "test": 4},
-                    "chunk_size": 100,
-                    "train": {"batch_size": 4},
-                    "baselines": {"pca_components": 4},
-                }
-            },
-        )
-        from cosmodl.lensing.simulate import PRESET_KEYS
-
-        def reads(rule):  # each step gets only what the stage declares it reads
-            return step_config("lensing", rule, cfg, strict=True)
-
+        cfg = self.config({"sizes": {"train": 8, "val": 3, "test": 4}, "chunk_size": 100, "train": {"batch_size": 4},
+                           "baselines": {"pca_components": 4}})
+        images, params = folder / "images.npy", folder / "params.csv"
+        # what the workflow adds for one data set's simulation jobs: its preset's population and its name
         population = PRESET_KEYS["A"]
-        simulate = reads("lensing_simulate") | {population: cfg[population], "presets": ["A"], "sampling": ["iid"]}
-        simulate_chunk(simulate, "A", 0, folder / "0.npy", folder / "0.csv")
-        merge_chunks(
-            [folder / "0.npy"],
-            [folder / "0.csv"],
-            folder / "images.npy",
-            folder / "params.csv",
-            folder / "split.json",
-            cfg["seed"],
-        )
-        records = {}
-        for name in cfg["models"]:
-            records[name] = folder / f"{name}.pt"
-            train_lensing_model(
-                reads("lensing_train"),
-                "A",
-                name,
-                folder / "images.npy",
-                folder / "params.csv",
-                records[name],
-                folder / f"A_{name}_history.csv",
-                folder / f"work_{name}",
-                threads=1,
-            )
-        evaluate_dataset(
-            reads("lensing_evaluate"),
-            "A",
-            folder / "images.npy",
-            folder / "params.csv",
-            records,
-            folder / "A.json",
-            folder / "A.npz",
-            threads=1,
-        )
-        params = read_params(folder / "params.csv")
-        return TinyRun(
-            folder=folder,
-            products={"images": folder / "images.npy"},
-            split={k: select(params, k) for k in ("train", "val", "test")},
-            leak_free=no_shared_lens(folder / "params.csv"),
-            record=records["dcae"],
-            transform="lensing_minmax",
-            raw_inputs=np.load(folder / "images.npy")[:4],
-            evaluations=[folder / "A.json"],
-            draw_figures=lambda metrics, out: lensing_figures(
-                metrics,
-                {"A": folder / "A.npz"},
-                {"A": folder / "images.npy"},
-                {"A": folder / "params.csv"},
-                [folder / f"A_{name}_history.csv" for name in cfg["models"]],
-                out,
-                3,
-            ),
-        )
+        simulate = self.reads(cfg, "lensing_simulate") | {population: cfg[population], "presets": ["A"],
+                                                           "sampling": ["iid"]}
+        steps.simulate_chunk(simulate, "A", 0, folder / "0.npy", folder / "0.csv")
+        steps.merge_chunks([folder / "0.npy"], [folder / "0.csv"], images, params, folder / "split.json",
+                           cfg["seed"])
+        records = {name: folder / f"{name}.pt" for name in cfg["models"]}
+        histories = [folder / f"A_{name}_history.csv" for name in cfg["models"]]
+        for (name, record), history in zip(records.items(), histories):
+            learn.train_lensing_model(self.reads(cfg, "lensing_train"), "A", name, images, params, record, history,
+                                      folder / f"work_{name}", threads=1)
+        evaluate.evaluate_dataset(self.reads(cfg, "lensing_evaluate"), "A", images, params, records,
+                                  folder / "A.json", folder / "A.npz", threads=1)
+        table = data.read_params(params)
+
+        def draw(metrics, out):
+            figures.lensing_figures(metrics, {"A": folder / "A.npz"}, {"A": images}, {"A": params}, histories, out, 3)
+
+        return TinyRun(folder=folder, cfg=cfg, products={"images": images},
+                       split={k: data.select(table, k) for k in ("train", "val", "test")}, record=records["dcae"],
+                       transform="lensing_minmax", raw_inputs=np.load(images)[:4],
+                       evaluations=[folder / "A.json"], draw_figures=draw)
+
+    def leaks(self, run):
+        """Under iid sampling no validation or test image shares a drawn lens parameter value with a training
+        image (parameters the preset holds fixed, such as Model A's Einstein radius, are left out)."""
+        table = data.read_params(run.folder / "params.csv")
+        train = np.asarray(run.split["train"])
+        for column in LENS_COLUMNS:
+            values = table[column].to_numpy()
+            if np.unique(values[train]).size == 1:
+                continue  # fixed by the preset
+            for name in ("val", "test"):
+                shared = np.intersect1d(values[train], values[np.asarray(run.split[name])])
+                if len(shared):
+                    return f"{len(shared)} values of {column} in both train and {name}"
+        return ""

@@ -62,16 +62,20 @@ class TrainSpec:
         How the log names the run.
     """
 
+    # what is trained, with which settings
     network: str
     model_config: dict
     train: TrainConfig
+    # on what
     train_set: object
     val_set: object
     fingerprint: str
+    # how: the loss (none when the network steps itself), augmentation, validation metrics
     loss: Callable | None = None
     loss_of_model: Callable | None = None
     augment: Callable | None = None
     val_metrics: dict | None = None
+    # what the record keeps beside the weights
     transform: object | None = None
     prepare: Callable | None = None
     summary_head: dict = field(default_factory=dict)
