@@ -7,7 +7,7 @@ localrules:
     cm21_metrics,
 
 
-STAGE_TARGETS["cm21"] = cm21_targets
+STAGE_TARGETS["cm21"] = stage_targets("cm21")
 
 
 rule cm21_boxes:

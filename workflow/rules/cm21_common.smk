@@ -12,18 +12,6 @@ CM21_BOXES = (
 )
 
 
-def cm21_targets():
-    """Final outputs of the 21-cm stage: metrics, the accuracy table and every figure."""
-    figures = ["boxes.png", "history.png", "accuracy.png", "confusion.png"]
-    figures += cm21_curve_figures()
-    figures += ["reconstructions.png"] if "ae_cnn" in CM21_NETWORKS else []
-    return [
-        "results/cm21/metrics.json",
-        "results/cm21/accuracy_table.md",
-        *expand("results/cm21/figures/{name}", name=figures),
-    ]
-
-
 def cm21_curve_figures():
     """Loss curves of the networks, and their validation accuracy where a task is a classification."""
     if not CM21_NETWORKS:

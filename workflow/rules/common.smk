@@ -32,6 +32,19 @@ def all_targets():
     return [target for stage in config["stages"] for target in STAGE_TARGETS[stage]()]
 
 
+def stage_targets(stage, *extra):
+    """A stage's final outputs: extra products, and whatever its metrics and figures rules write
+    (figure names are listed once, in the figures rule). Called when rule all is parsed, after
+    every stage's rules exist."""
+
+    def targets():
+        metrics = getattr(rules, f"{stage}_metrics").output
+        figures = getattr(rules, f"{stage}_figures").output
+        return [*extra, *metrics, *figures]
+
+    return targets
+
+
 def section(stage, rule):
     """A rule's params: the part of config[stage] its step reads, as the stage's READS declares
     (cosmodl.contract.step_config); a change reruns only the steps that read it."""

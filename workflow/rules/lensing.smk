@@ -9,7 +9,7 @@ localrules:
     lensing_metrics,
 
 
-STAGE_TARGETS["lensing"] = lensing_targets
+STAGE_TARGETS["lensing"] = stage_targets("lensing")
 
 
 rule lensing_simulate:

@@ -8,22 +8,6 @@ LENSING_MODELS = LENSING["models"]
 LENSING_CHUNKS = list(range(n_chunks_of(LENSING["sizes"], LENSING["chunk_size"])))
 
 
-def lensing_targets():
-    """Final outputs of the lensing stage: metrics, the AUC table and every figure."""
-    figures = ["roc.png", "training_curves.png"]
-    for dataset in LENSING_DATASETS:
-        figures += [
-            f"examples_{dataset}.png",
-            f"reconstructions_{dataset}.png",
-            f"scores_{dataset}.png",
-        ]
-    return [
-        "results/lensing/metrics.json",
-        "results/lensing/auc_table.md",
-        *expand("results/lensing/figures/{name}", name=figures),
-    ]
-
-
 def lensing_chunks(kind):
     """Chunk files of a data set's simulation (kind: npy images or csv parameters)."""
 

@@ -8,7 +8,7 @@ localrules:
     specz_figures,
 
 
-STAGE_TARGETS["specz"] = specz_targets
+STAGE_TARGETS["specz"] = stage_targets("specz")
 
 
 rule specz_sets:

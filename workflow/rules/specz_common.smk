@@ -18,16 +18,6 @@ SPECZ_FIGURES = [
 ]
 
 
-def specz_targets():
-    """Final outputs of the specz stage: metrics, the table and every figure."""
-    figures = SPECZ_FIGURES + (["training_curves.png"] if SPECZ_RUNS else [])
-    return [
-        "results/specz/metrics.json",
-        "results/specz/metrics_table.md",
-        *expand("results/specz/figures/{name}", name=figures),
-    ]
-
-
 def specz_run(wildcards):
     """Depth, noise level and size of a training run, from its name."""
     return SPECZ_RUNS[wildcards.run]

@@ -9,7 +9,12 @@ localrules:
     voids_figures,
 
 
-STAGE_TARGETS["voids"] = voids_targets
+STAGE_TARGETS["voids"] = stage_targets(
+    "voids",
+    "results/voids/voids_summary.json",
+    "results/voids/subboxes/index.fits",
+    *expand("results/voids/splits/{method}.json", method=SPLIT_METHODS),
+)
 
 
 rule voids_download:

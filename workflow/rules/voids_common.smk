@@ -9,21 +9,6 @@ TRAIN_SPLITS = (
 )
 
 
-def voids_targets():
-    """Final outputs of the voids stage (every figure, so a new n_demo redraws)."""
-    figures = [f"demofigure_{i}.png" for i in range(VOIDS["figures"]["n_demo"])]
-    figures += ["counts_result.png", "training_curves.png"]
-    figures += ["leakage.png"] if len(TRAIN_SPLITS) > 1 else []
-    return [
-        "results/voids/voids_summary.json",
-        "results/voids/subboxes/index.fits",
-        *expand("results/voids/splits/{method}.json", method=SPLIT_METHODS),
-        "results/voids/metrics.json",
-        "results/voids/results_table.md",
-        *expand("results/voids/figures/{name}", name=figures),
-    ]
-
-
 def download_name(section):
     """File name under resources/voids/downloads/ for a catalogue section with source: url."""
     return f"{section}_{os.path.basename(VOIDS[section]['url'].split('?')[0])}"
