@@ -6,4 +6,4 @@ with logged_step(snakemake.log[0], snakemake.threads):
     inp = snakemake.input
     evaluate_dataset(snakemake.params.lensing, snakemake.wildcards.dataset, inp.images, inp.params,
                      {name: inp[name] for name in snakemake.params.models}, snakemake.output.metrics,
-                     snakemake.output.scores, threads=snakemake.threads)
+                     snakemake.output.scores, threads=snakemake.threads, split_path=inp.split)

@@ -25,11 +25,9 @@ MODULES = {
     "resources": "estimate_mb: the memory of each step, from the config",
 }
 
-# Each stage's package declares READS: rule name -> the entries of config[stage] its step reads.
-# An entry is a section or key name ("train"), or "-section.key" to leave one key of a section out
-# (a key that only picks which outputs exist, so changing it does not rerun the step).
-
 REQUIRED = {
+    "__init__": ("READS",),
+    "data": ("PRODUCTS",),
     "evaluate": ("collect_metrics", "write_table"),
     "published": ("PUBLISHED",),
     "checks": ("check_config",),
@@ -38,6 +36,9 @@ REQUIRED = {
 }
 
 
+# Each stage's package declares READS: rule name -> the entries of config[stage] its step reads.
+# An entry is a section or key name ("train"), or "-section.key" to leave one key of a section out
+# (a key that only picks which outputs exist, so changing it does not rerun the step).
 class DeclaredSections(dict):
     """A step's config that refuses undeclared sections, ``.get`` included (KeyError naming them)."""
 

@@ -116,3 +116,22 @@ def test_model_defined_steps_resume_bit_identically_after_sigterm(name, tiny, tm
             train(cfg, data, name, tmp_path / "interrupted")
     resumed, record = train(cfg, data, name, tmp_path / "interrupted")
     assert torch.equal(weights(resumed), weights(reference))
+
+
+def test_the_split_record_is_read_and_must_agree_with_the_table(tiny, tmp_path):
+    """Training and evaluation take the split from split.json; a record that moves an image to another
+    set, or misses one, is refused naming both files."""
+    import json
+
+    cfg, data = tiny
+    table = read_params(data / "params.csv", data / "split.json")  # the merged pair agrees
+    assert len(table) == 36
+    record = json.loads((data / "split.json").read_text())
+    moved = dict(record, train=record["train"][1:], test=record["test"] + record["train"][:1])
+    (tmp_path / "moved.json").write_text(json.dumps(moved))
+    with pytest.raises(ValueError, match=r"moved.json and .*params.csv disagree: 36 images .* 1 in another set"):
+        read_params(data / "params.csv", tmp_path / "moved.json")
+    short = dict(record, test=record["test"][:-1])
+    (tmp_path / "short.json").write_text(json.dumps(short))
+    with pytest.raises(ValueError, match="35 images in the split record, 36 rows"):
+        read_params(data / "params.csv", tmp_path / "short.json")

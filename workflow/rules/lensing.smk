@@ -61,6 +61,7 @@ rule lensing_train:
     input:
         images="results/lensing/data/{dataset}/images.npy",
         params="results/lensing/data/{dataset}/params.csv",
+        split="results/lensing/data/{dataset}/split.json",
     output:
         model="results/lensing/models/{dataset}_{model}.pt",
         history="results/lensing/models/{dataset}_{model}_history.csv",
@@ -89,6 +90,7 @@ rule lensing_evaluate:
         unpack(lensing_model_records),
         images="results/lensing/data/{dataset}/images.npy",
         params="results/lensing/data/{dataset}/params.csv",
+        split="results/lensing/data/{dataset}/split.json",
     output:
         metrics="results/lensing/eval/{dataset}.json",
         scores="results/lensing/eval/{dataset}.npz",

@@ -13,7 +13,8 @@ Files of a data set (``results/lensing/data/<dataset>/``)
     One row per image: split, class, index and the drawn parameters
     (:data:`~cosmodl.lensing.simulate.PARAM_COLUMNS`).
 ``split.json``
-    A :func:`cosmodl.splits.split_record`: every image was drawn for its split from its own
+    The split that training and evaluation read (checked against ``params.csv`` by
+    :func:`read_params`), a :func:`cosmodl.splits.split_record`: every image was drawn for its split from its own
     seed stream, so no image is shared between sets. Under ``iid`` sampling no parameter value is
     shared either (``leaky: false``); under ``lattice`` sampling the images of a class share its
     lattice's values across splits by design (``leaky: true``).
@@ -24,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..splits import ROLE_NAMES
+from ..splits import ROLE_NAMES, load_split
 from ..transforms import register_transform
 from .sampling import SAMPLINGS
 from .simulate import CLASSES, PRESET_KEYS, PRESETS, Recipe
@@ -60,10 +61,31 @@ def recipe_of(cfg: dict, dataset: str) -> Recipe:
                   sizes=dict(cfg["sizes"]))
 
 
-def read_params(path) -> pd.DataFrame:
-    """The per-image parameter table of a preset, with an integer ``label`` column (class index)."""
+def read_params(path, split_path=None) -> pd.DataFrame:
+    """The per-image parameter table of a data set, with an integer ``label`` column (class index).
+
+    With ``split_path`` (the data set's ``split.json``, the split that training and evaluation
+    use) its roles are checked against the table's ``split`` column.
+
+    Raises
+    ------
+    ValueError
+        If the split record does not cover the table's rows, or puts an image in another set;
+        names both files and the rule that remakes them.
+    """
     params = pd.read_csv(path)
     params["label"] = params["class"].map(CLASS_LABEL).astype(np.int64)
+    if split_path is not None:
+        record = load_split(split_path)
+        roles = np.full(len(params), "", dtype=object)
+        for name in ROLE_NAMES.values():
+            roles[record[name][record[name] < len(params)]] = name
+        n_recorded = sum(len(record[name]) for name in ROLE_NAMES.values())
+        wrong = int(np.sum(roles != params["split"].to_numpy(dtype=object)))
+        if n_recorded != len(params) or wrong:
+            raise ValueError(f"{split_path} and {path} disagree: {n_recorded} images in the split record, "
+                             f"{len(params)} rows, {wrong} in another set; remake both "
+                             "(snakemake --forcerun lensing_merge)")
     return params
 
 

@@ -157,7 +157,7 @@ def load_images(images, indices, transform=None) -> np.ndarray:
 
 
 def evaluate_dataset(cfg: dict, dataset: str, images_path, params_path, model_paths: dict, metrics_out,
-                     scores_out, threads: int | None = None) -> dict:
+                     scores_out, threads: int | None = None, split_path=None) -> dict:
     """Score every trained network, the baselines and the oracle on the test images of one data set.
 
     Parameters
@@ -166,6 +166,9 @@ def evaluate_dataset(cfg: dict, dataset: str, images_path, params_path, model_pa
         ``config['lensing']`` (seed, model, baselines, substructure).
     dataset : str
         A name of :func:`cosmodl.lensing.data.dataset_names`.
+    images_path, params_path, split_path : path
+        The data set's image stack, parameter table and split record (the last checked against the
+        table, :func:`cosmodl.lensing.data.read_params`; optional).
     model_paths : dict
         Network name -> model record.
     metrics_out : path
@@ -180,7 +183,7 @@ def evaluate_dataset(cfg: dict, dataset: str, images_path, params_path, model_pa
     from .resources import evaluate_mb
 
     preset, sampling = parse_dataset(dataset)
-    params = read_params(params_path)
+    params = read_params(params_path, split_path)
     images = np.load(images_path, mmap_mode="r")
     test_idx = select(params, "test")
     base = cfg["baselines"]

@@ -58,7 +58,7 @@ def model_settings(cfg: dict, images_path) -> dict:
 
 
 def train_lensing_model(cfg: dict, dataset: str, name: str, images_path, params_path, model_out, history_out,
-                        workdir, threads: int | None = None) -> dict:
+                        workdir, threads: int | None = None, split_path=None) -> dict:
     """Train network ``name`` on data set ``dataset``; write the model record and the per-epoch history.
 
     Parameters
@@ -70,6 +70,8 @@ def train_lensing_model(cfg: dict, dataset: str, name: str, images_path, params_
     name : {'dcae', 'vae', 'aae', 'rbm', 'resnet'}
     images_path, params_path : path
         The data set's image stack and parameter table (:mod:`cosmodl.lensing.data`).
+    split_path : path, optional
+        Its ``split.json``, checked against the table (:func:`cosmodl.lensing.data.read_params`).
     model_out, history_out, workdir : path
     threads : int, optional
 
@@ -79,7 +81,7 @@ def train_lensing_model(cfg: dict, dataset: str, name: str, images_path, params_
     """
     if name not in MODELS:
         raise ValueError(f"unknown lensing network {name!r}; expected one of {MODELS}")
-    params = read_params(params_path)
+    params = read_params(params_path, split_path)
     kind = normalisation_of(cfg, name)
     transform = normaliser(kind)
     train_ds, val_ds, train_idx, val_idx = _datasets(name, images_path, params, transform)
