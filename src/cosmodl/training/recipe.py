@@ -41,6 +41,8 @@ class TrainSpec:
         Inputs already passed through ``transform`` by the data sets.
     fingerprint : str
         Identifies the data (:func:`cosmodl.io.fingerprint`); a checkpoint of other data is not resumed.
+    summary_head, summary_tail : dict
+        Entries of the summary before and after the trainer's (epochs, best epoch, losses, device).
     loss : callable, optional
         ``loss(output, target)``; ``None`` when the network defines its own step.
     loss_of_model : callable, optional
@@ -52,8 +54,6 @@ class TrainSpec:
         The input transform, stored in the record and applied by :func:`cosmodl.records.predict`.
     prepare : callable, optional
         ``prepare(model)`` after the network is built and before training (target scaling, a frozen encoder).
-    summary_head, summary_tail : dict
-        Entries of the summary before and after the trainer's (epochs, best epoch, losses, device).
     record_config : dict, optional
         The config stored in the record, if not ``model_config`` (initial-weight options left out).
     record : dict
@@ -70,6 +70,9 @@ class TrainSpec:
     train_set: object
     val_set: object
     fingerprint: str
+    # what the summary says besides the trainer's numbers
+    summary_head: dict = field(default_factory=dict)
+    summary_tail: dict = field(default_factory=dict)
     # how: the loss (none when the network steps itself), augmentation, validation metrics
     loss: Callable | None = None
     loss_of_model: Callable | None = None
@@ -78,8 +81,6 @@ class TrainSpec:
     # what the record keeps beside the weights
     transform: object | None = None
     prepare: Callable | None = None
-    summary_head: dict = field(default_factory=dict)
-    summary_tail: dict = field(default_factory=dict)
     record_config: dict | None = None
     record: dict = field(default_factory=dict)
     label: str = ""
