@@ -125,13 +125,13 @@ def test_the_split_record_is_read_and_must_agree_with_the_table(tiny, tmp_path):
 
     cfg, data = tiny
     table = read_params(data / "params.csv", data / "split.json")  # the merged pair agrees
-    assert len(table) == 36
+    assert len(table) == 48  # (8 + 4 + 4) images of each of 3 classes
     record = json.loads((data / "split.json").read_text())
     moved = dict(record, train=record["train"][1:], test=record["test"] + record["train"][:1])
     (tmp_path / "moved.json").write_text(json.dumps(moved))
-    with pytest.raises(ValueError, match=r"moved.json and .*params.csv disagree: 36 images .* 1 in another set"):
+    with pytest.raises(ValueError, match=r"moved.json and .*params.csv disagree: 48 images .* 48 rows, 1 in another set"):
         read_params(data / "params.csv", tmp_path / "moved.json")
     short = dict(record, test=record["test"][:-1])
     (tmp_path / "short.json").write_text(json.dumps(short))
-    with pytest.raises(ValueError, match="35 images in the split record, 36 rows"):
+    with pytest.raises(ValueError, match="47 images in the split record, 48 rows"):
         read_params(data / "params.csv", tmp_path / "short.json")
