@@ -23,7 +23,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, CosmodlError
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # package data: found in any kind of install
@@ -170,6 +170,23 @@ def check_stages(config: dict) -> None:
             importlib.import_module(f"cosmodl.{stage}.checks").check_config(config)
 
 
+def check_distinct_names(values, name_of, key: str, where: str) -> None:
+    """Refuse two settings that become one file name (``name_of(value)``), naming the key and both values.
+
+    Raises
+    ------
+    ConfigError
+        E.g. ``cm21.f_esc: 0.07 and 0.0704 both become 'f0.070' in realization folder names``.
+    """
+    seen = {}
+    for value in values:
+        name = name_of(value)
+        if name in seen:
+            raise ConfigError(f"{key}: {seen[name]} and {value} both become {name!r} in {where}; "
+                              "give values that differ there")
+        seen[name] = value
+
+
 def merge(base: dict, override: dict) -> dict:
     """``override`` merged into a copy of ``base``, recursively (how snakemake merges ``--configfile``)."""
     out = copy.deepcopy(base)
@@ -202,7 +219,7 @@ def main(argv=None) -> int:
         return 2
     try:
         check_files(argv[1:])
-    except ConfigError as exc:
+    except (CosmodlError, ValueError, OSError) as exc:  # every error a stage's checks raise: one line
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     print(f"config OK: {DEFAULT_CONFIG.name}" + "".join(f" + {p}" for p in argv[1:]))

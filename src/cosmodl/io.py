@@ -116,3 +116,26 @@ def digest(source) -> str:
 def fingerprint(*parts) -> str:
     """Short stable hash (16 hex characters) of JSON-serialisable ``parts`` (dict keys sorted)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_array(path: str | os.PathLike, remade_by: str, mmap: bool = True) -> np.ndarray:
+    """A stored ``.npy`` product, memory-mapped; a damaged file is one error naming it and the rule that remakes it.
+
+    Parameters
+    ----------
+    path : path
+    remade_by : str
+        The rule that writes the file (the error says ``snakemake --forcerun <rule>``).
+    mmap : bool
+        Memory-map (default) or read into memory.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, truncated or not an ``.npy`` array.
+    """
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable .npy array ({exc}); remake it (snakemake --forcerun {remade_by})") \
+            from None

@@ -122,10 +122,12 @@ def read_box(path: str | os.PathLike, dim: int | None = None) -> np.ndarray:
     Raises
     ------
     BoxFormatError
-        The name does not parse, the size is not ``4 dim^3`` bytes, or a value is not finite.
+        The name does not parse, the size is not ``4 dim^3`` bytes, a value is not finite, or values
+        are out of the physical range (:func:`check_box_range`).
     """
     path = Path(path)
-    dim = parse_name(path).dim if dim is None else int(dim)
+    name = parse_name(path)
+    dim = name.dim if dim is None else int(dim)
     expected = 4 * dim**3
     size = path.stat().st_size
     if size != expected:
@@ -135,7 +137,35 @@ def read_box(path: str | os.PathLike, dim: int | None = None) -> np.ndarray:
     if bad.any():
         x, y, z = np.argwhere(bad)[0]
         raise BoxFormatError(f"{path}: {int(bad.sum())} non-finite values (first at [x={x}, y={y}, z={z}])")
+    check_box_range(path, name, box)
     return box.astype(np.float32, copy=False)
+
+
+DELTA_T_MAX_MK = 2000.0  # |delta_T_b| above this is no 21-cm signal (peaks are ~30 mK x (1 + delta) at z < 30)
+NEGATIVE_TOLERANCE_MK = 1e-3  # float32 round-off around zero
+
+
+def check_box_range(path, name: BoxName, box: np.ndarray) -> None:
+    """Refuse values no 21-cm box holds: a density contrast below -1; a brightness temperature
+    below 0 where the spin temperature is neglected (``useTs0``: emission only), or beyond
+    :data:`DELTA_T_MAX_MK` in size.
+
+    Raises
+    ------
+    BoxFormatError
+        Naming the file, the offending range and the bound.
+    """
+    lo, hi = float(box.min()), float(box.max())
+    if name.kind == DENSITY:
+        if lo < -1.0 - 1e-4:
+            raise BoxFormatError(f"{path}: density contrast down to {lo:g}, below -1 (no negative mass)")
+        return
+    if name.use_ts == 0 and lo < -NEGATIVE_TOLERANCE_MK:
+        raise BoxFormatError(f"{path}: delta_T_b down to {lo:g} mK, but a useTs0 box (spin temperature neglected) "
+                             "holds emission only (>= 0)")
+    if max(abs(lo), abs(hi)) > DELTA_T_MAX_MK:
+        raise BoxFormatError(f"{path}: delta_T_b in [{lo:g}, {hi:g}] mK, beyond the +-{DELTA_T_MAX_MK:g} mK of any "
+                             "21-cm signal (is the file in mK, and a brightness-temperature box?)")
 
 
 def write_box(path: str | os.PathLike, box: np.ndarray) -> None:

@@ -5,15 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from ..config import check_distinct_names
 from ..errors import ConfigError
+from ..splits import TRAIN, check_fractions
+from ..training.config import check_train_overrides, train_settings
+from .boxes import density_name
 from .data import realization_name, slice_positions
+
+NETWORKS = ("autoencoder", "fc", "ae_cnn", "cnn", "resnet")
 
 
 def check_config(config: dict) -> None:
     """Raise ConfigError naming the key when settings of ``config['cm21']`` cannot work together."""
     cfg = config["cm21"]
     tasks = cfg["tasks"]
+    check_distinct_names(cfg["f_esc"], lambda f: realization_name(f, 0).removesuffix("_s0"), "cm21.f_esc",
+                         "realization folder names (f<f_esc>_s<seed>)")
+    check_distinct_names(cfg["seeds"], str, "cm21.seeds", "realization folder names")
+    check_distinct_names(cfg["redshifts"], lambda z: density_name(z, 1, 1).split("_")[3], "cm21.redshifts",
+                         "box file names (z to two decimals)")
+    check_fractions(cfg["split"]["test_fraction"], cfg["split"]["val_fraction"], "cm21.split")
+    used = [m for m in cfg["methods"] if m in NETWORKS] + (["autoencoder"] if "ae_cnn" in cfg["methods"] else [])
+    check_train_overrides(cfg, "cm21", NETWORKS, used)
     if "z_fixed_fesc" in tasks and not np.isclose(cfg["f_esc"], cfg["tasks_fixed"]["f_esc"]).any():
         raise ConfigError(f"cm21.tasks_fixed.f_esc = {cfg['tasks_fixed']['f_esc']} is not one of cm21.f_esc "
                           f"{cfg['f_esc']} (task z_fixed_fesc)")
@@ -22,7 +37,9 @@ def check_config(config: dict) -> None:
                           f"{cfg['redshifts']} (task fesc_fixed_z)")
     if cfg["source"] == "directory":
         check_directory(cfg)
-        check_grid(cfg, source_dim(cfg))
+        dim, cell = source_grid(cfg)
+        check_grid(cfg, dim)
+        check_planned_split(cfg, dim, cell, used)
         return
     if cfg["simulate"]["box_len"] != round(cfg["simulate"]["box_len"]):
         raise ConfigError(f"cm21.simulate.box_len = {cfg['simulate']['box_len']}: 21cmFAST's file names hold the box "
@@ -31,6 +48,7 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"cm21.simulate.r_max = {cfg['simulate']['r_max']} Mpc: 21cmFAST refuses bubbles larger than "
                           f"a third of the box (box_len = {cfg['simulate']['box_len']})")
     check_grid(cfg, cfg["simulate"]["dim"])
+    check_planned_split(cfg, cfg["simulate"]["dim"], cfg["simulate"]["box_len"] / cfg["simulate"]["dim"], used)
 
 
 def check_grid(cfg: dict, dim: int) -> None:
@@ -44,6 +62,10 @@ def check_grid(cfg: dict, dim: int) -> None:
         raise ConfigError(f"{key}: {dim} cells per side; the CNN on raw slices needs at least 22")
     if cfg["slices"]["patch"] > dim:
         raise ConfigError(f"cm21.slices.patch = {cfg['slices']['patch']} is larger than the {dim}-cell slices")
+    if "fc" in methods and dim % cfg["slices"]["patch"]:
+        kept = (dim // cfg["slices"]["patch"] * cfg["slices"]["patch"]) ** 2 / dim**2
+        raise ConfigError(f"cm21.slices.patch = {cfg['slices']['patch']} does not divide the {dim}-cell slices: the "
+                          f"fully connected network's patches would leave out {1 - kept:.0%} of every slice")
     slice_positions(dim, cfg["slices"]["per_box"])
     if cfg["source"] == "simulate" and cfg["simulate"]["r_max"] < 0.620350491 * cfg["simulate"]["box_len"] / dim:
         raise ConfigError(f"cm21.simulate.r_max = {cfg['simulate']['r_max']} Mpc is below the cell scale")
@@ -65,9 +87,63 @@ def check_directory(cfg: dict) -> None:
 
 def source_dim(cfg: dict) -> int:
     """Cells per side of the boxes: from the first realization's file names for a directory source."""
+    return source_grid(cfg)[0]
+
+
+def source_grid(cfg: dict) -> tuple[int, float]:
+    """(cells per side, cell side in Mpc) of the boxes, from the first realization's file names for a
+    directory source."""
     if cfg["source"] != "directory":
-        return cfg["simulate"]["dim"]
+        return cfg["simulate"]["dim"], cfg["simulate"]["box_len"] / cfg["simulate"]["dim"]
     from .boxes import box_geometry
 
-    return box_geometry(Path(cfg["directory"]) / realization_name(cfg["f_esc"][0], cfg["seeds"][0]))[0]
+    return box_geometry(Path(cfg["directory"]) / realization_name(cfg["f_esc"][0], cfg["seeds"][0]))
+
+
+def planned_table(cfg: dict, dim: int) -> pd.DataFrame:
+    """The slice table that ``cm21_slices`` will write (its rows in any order), from the config alone."""
+    positions = slice_positions(dim, cfg["slices"]["per_box"])
+    rows = [(seed, f, f * cfg["zeta_per_fesc"], z, p) for f in cfg["f_esc"] for seed in cfg["seeds"]
+            for z in cfg["redshifts"] for p in positions]
+    return pd.DataFrame(rows, columns=["seed", "f_esc", "zeta", "z", "position"])
+
+
+def check_planned_split(cfg: dict, dim: int, cell_mpc: float, networks) -> None:
+    """The split the config asks for can be made, and every trained network gets at least one batch.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``cm21.split.buffer`` in Mpc when the buffer leaves a set empty, or the batch size and
+        the training-set size of the task and network that cannot train.
+    """
+    from .data import split_slices, task_rows
+
+    table = planned_table(cfg, dim)
+    try:
+        roles, record = split_slices(table, dim, cell_mpc, cfg["split"])
+    except ConfigError as exc:
+        buffer = cfg["split"]["buffer"]
+        raise ConfigError(f"cm21.split.buffer = {buffer} Mpc leaves a set without slices in the {dim * cell_mpc:g} Mpc "
+                          f"box ({cfg['slices']['per_box']} slices per box, one every "
+                          f"{dim * cell_mpc / cfg['slices']['per_box']:g} Mpc; fractions test "
+                          f"{cfg['split']['test_fraction']}, val {cfg['split']['val_fraction']}): {exc}") from None
+    per_patch = (dim // cfg["slices"]["patch"]) ** 2
+    for task in cfg["tasks"]:
+        rows = task_rows(table, roles, task, cfg["tasks_fixed"]["f_esc"], cfg["tasks_fixed"]["z"])["rows"]
+        n_train = len(rows["train"])
+        for network in networks:
+            if network == "autoencoder":
+                continue
+            n = n_train * (per_patch if network == "fc" else 1)
+            batch = train_settings(cfg, network, "cm21")["batch_size"]
+            if n < batch:
+                raise ConfigError(f"cm21.train.batch_size = {batch} (network {network}) is larger than the training "
+                                  f"set of task {task} ({n} {'patches' if network == 'fc' else 'slices'})")
+    if "autoencoder" in networks:
+        n = int(np.sum(roles == TRAIN))
+        batch = train_settings(cfg, "autoencoder", "cm21")["batch_size"]
+        if n < batch:
+            raise ConfigError(f"cm21.train.batch_size = {batch} (autoencoder) is larger than the training set "
+                              f"({n} slices)")
 

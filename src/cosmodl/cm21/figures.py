@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import re
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from ..figures.common import plot_training_curves, plt, read_history, save_figur
 from ..records import load_model, predict
 from .boxes import DELTA_T, DENSITY, parse_name, read_box, scan_realization
 from .data import AXES, parse_realization, take_slices
+
+log = logging.getLogger(__name__)
 
 # the real f_esc 0.096 boxes' global neutral fraction (note 21cm.md), for reference
 REAL_HISTORY = {5.5: 0.0, 6.0: 0.0109, 6.5: 0.1259, 7.0: 0.3133, 7.5: 0.4808, 8.0: 0.6125, 9.0: 0.7849, 10.0: 0.8823,
@@ -29,9 +33,13 @@ def plot_boxes(folder, redshifts, axis: str, position: int = 0, zeta_per_fesc: f
     f_esc, seed = parse_realization(Path(folder).name)
     found = scan_realization(folder)
     zs = [z for z in redshifts if round(z, 2) in found]
+    missing = [z for z in redshifts if round(z, 2) not in found]
     if len(zs) < 2:  # the figure's redshifts are not among the boxes': four spread over what there is
         available = sorted(found)
         zs = [available[i] for i in np.unique(np.linspace(0, len(available) - 1, 4).round().astype(int))]
+    if missing:
+        log.warning("cm21.figures.redshifts %s: no boxes at %s (the boxes are at %s); boxes.png shows z = %s",
+                    list(redshifts), missing, sorted(found), zs)
     fig, axes = plt.subplots(2, len(zs), figsize=(3.1 * len(zs), 6.2), squeeze=False, constrained_layout=True)
     panels = []
     for z in zs:

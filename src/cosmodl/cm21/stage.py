@@ -99,10 +99,10 @@ def make_slices(cfg: dict, folders, slices_out, table_out, split_out) -> dict:
     dict : the split record.
     """
     s = cfg["slices"]
-    slices, table = collect_slices(folders, cfg["redshifts"], s["axis"], s["per_box"], cfg["zeta_per_fesc"])
-    grids = {Path(f).name: box_geometry(f) for f in folders}
+    grids = {Path(f).name: box_geometry(f) for f in folders}  # before reading: boxes of two grids do not stack
     if len(set(grids.values())) > 1:
         raise ConfigError(f"cm21: realizations on different grids (cells per side, cell Mpc): {grids}")
+    slices, table = collect_slices(folders, cfg["redshifts"], s["axis"], s["per_box"], cfg["zeta_per_fesc"])
     dim, cell = next(iter(grids.values()))
     roles, record = split_slices(table, dim, cell, cfg["split"])
     record["grid"] = {"dim": int(dim), "cell_mpc": cell}

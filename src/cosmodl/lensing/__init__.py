@@ -21,7 +21,7 @@ lensing_figures       ``figures.lensing_figures``
 
 # The entries of config['lensing'] each rule's step reads (cosmodl.contract.step_config: the rule's params).
 READS = {
-    "lensing_train": ("model", "train", "train_overrides"),
-    "lensing_evaluate": ("seed", "model", "baselines", "substructure"),
+    "lensing_train": ("sizes", "model", "train", "train_overrides"),
+    "lensing_evaluate": ("seed", "sizes", "model", "baselines", "substructure"),
     "lensing_simulate": ("seed", "sizes", "chunk_size", "image", "substructure", "lattice_values"),
 }

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..io import load_array
 from ..splits import ROLE_NAMES, load_split
 from ..transforms import register_transform
 from .sampling import SAMPLINGS
@@ -61,11 +62,13 @@ def recipe_of(cfg: dict, dataset: str) -> Recipe:
                   sizes=dict(cfg["sizes"]))
 
 
-def read_params(path, split_path=None) -> pd.DataFrame:
+def read_params(path, split_path=None, images_path=None, sizes: dict | None = None) -> pd.DataFrame:
     """The per-image parameter table of a data set, with an integer ``label`` column (class index).
 
     With ``split_path`` (the data set's ``split.json``, the split that training and evaluation
-    use) its roles are checked against the table's ``split`` column.
+    use) its roles are checked against the table's ``split`` column; with ``images_path`` the
+    table must have a row per image; with ``sizes`` (``lensing.sizes``) each split must hold that
+    many images of every class.
 
     Raises
     ------
@@ -86,6 +89,18 @@ def read_params(path, split_path=None) -> pd.DataFrame:
             raise ValueError(f"{split_path} and {path} disagree: {n_recorded} images in the split record, "
                              f"{len(params)} rows, {wrong} in another set; remake both "
                              "(snakemake --forcerun lensing_merge)")
+    if images_path is not None:
+        n_images = len(load_array(images_path, "lensing_merge"))
+        if n_images != len(params):
+            raise ValueError(f"{path} has {len(params)} rows for the {n_images} images of {images_path}; remake both "
+                             "(snakemake --forcerun lensing_merge)")
+    if sizes is not None:
+        counts = params.groupby(["split", "class"]).size()
+        wrong = {f"{s}/{c}": int(counts.get((s, c), 0)) for s, n in sizes.items() for c in CLASSES
+                 if counts.get((s, c), 0) != n}
+        if wrong:
+            raise ValueError(f"{path}: images per split/class {wrong}, but lensing.sizes asks {dict(sizes)} per class; "
+                             "remake the data set (snakemake --forcerun lensing_simulate)")
     return params
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..evaluation.compare import format_value, verdict, write_markdown_table, write_metrics
 from ..evaluation.metrics import auc_standard_error, pixel_mse, roc_auc
-from ..io import atomic_output, write_json
+from ..io import atomic_output, load_array, write_json
 from .baselines import pca_baseline
 from .data import ANOMALY_MODELS, MinMax, normaliser, parse_dataset, read_params, select
 from .published import PUBLISHED
@@ -183,8 +183,8 @@ def evaluate_dataset(cfg: dict, dataset: str, images_path, params_path, model_pa
     from .resources import evaluate_mb
 
     preset, sampling = parse_dataset(dataset)
-    params = read_params(params_path, split_path)
-    images = np.load(images_path, mmap_mode="r")
+    params = read_params(params_path, split_path, images_path, cfg["sizes"])
+    images = load_array(images_path, "lensing_merge")
     test_idx = select(params, "test")
     base = cfg["baselines"]
     fit_idx = select(params, "train", ["no_sub"])[:base["max_fit_images"]]
@@ -249,7 +249,7 @@ def score_baselines(train_x: np.ndarray, test: dict, base: dict, seed: int, arra
     n_fit = {"n_train": int(len(train_x))}
     pca = anomaly_metrics(test["classes"], bl["pca_score"], bl["pca_score"], column_w1(test["x"], bl["pca_recon"]),
                           test["signal"])
-    return {"pca": pca | n_fit | {"components": base["pca_components"]},
+    return {"pca": pca | n_fit | {"components": bl["components"]},
             "osvm": anomaly_metrics(test["classes"], bl["osvm_score"], signal=test["signal"]) | n_fit}
 
 

@@ -81,7 +81,7 @@ def train_lensing_model(cfg: dict, dataset: str, name: str, images_path, params_
     """
     if name not in MODELS:
         raise ValueError(f"unknown lensing network {name!r}; expected one of {MODELS}")
-    params = read_params(params_path, split_path)
+    params = read_params(params_path, split_path, images_path, cfg["sizes"])
     kind = normalisation_of(cfg, name)
     transform = normaliser(kind)
     train_ds, val_ds, train_idx, val_idx = _datasets(name, images_path, params, transform)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..training import train_settings
+from ..training.config import check_train_overrides
 
 
 def check_config(config: dict) -> None:
@@ -19,6 +20,12 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"specz.spectra: (z_max - z_min) / dz = ({s.z_max} - {s.z_min}) / {s.dz} = {classes:.4f} "
                           "is not a whole number of redshift classes")
     SpectrumMaker(s)  # refuses a z range the templates do not cover on the observed grid
+    bins = cfg["baselines"]["forest_bins"]
+    if "forest" in cfg["methods"] and bins > s.n_pixels:
+        raise ConfigError(f"specz.baselines.forest_bins = {bins} is more than the {s.n_pixels} pixels of a spectrum "
+                          "(a bin must hold at least one pixel)")
+    check_train_overrides(cfg, "specz", [f"cnn{d}" for d in range(1, 7)],
+                          [f"cnn{d}" for d in cfg["depths"]] if "cnn" in cfg["methods"] else [])
     if "cnn" in cfg["methods"]:
         for blocks in cfg["depths"]:
             batch = train_settings(cfg, f"cnn{blocks}", "specz")["batch_size"]

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..config import merge, schema_defaults, validate_section
+from ..errors import ConfigError
 
 _DEFAULTS = schema_defaults("train")
 
@@ -71,5 +72,33 @@ def train_settings(stage_cfg: dict, name: str, stage: str) -> dict:
     stage : str
         For error messages.
     """
-    section = merge(stage_cfg["train"], (stage_cfg.get("train_overrides") or {}).get(name) or {})
-    return validate_section(section, "train", f"{stage}.train (+ train_overrides.{name})")
+    override = (stage_cfg.get("train_overrides") or {}).get(name) or {}
+    settings = validate_section(merge(stage_cfg["train"], override), "train",
+                                f"{stage}.train (+ train_overrides.{name})")
+    if settings["devices"] > 1 and settings["batch_size"] % settings["devices"]:
+        where = {k: f"{stage}.train_overrides.{name}" if k in override else f"{stage}.train"
+                 for k in ("batch_size", "devices")}
+        raise ConfigError(f"config keys {where['batch_size']}.batch_size = {settings['batch_size']} and "
+                          f"{where['devices']}.devices = {settings['devices']}: the batch size must be a multiple "
+                          f"of the number of processes (network {name})")
+    return settings
+
+
+def check_train_overrides(stage_cfg: dict, stage: str, networks, used) -> None:
+    """Parse-time check of a stage's training settings: every ``train_overrides`` entry names one of
+    the stage's ``networks`` and is valid over ``train`` (whether or not that network is in use), and
+    the settings of each network in ``used`` hold together (:func:`train_settings`).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``<stage>.train_overrides.<name>`` or the key that is wrong.
+    """
+    networks = list(networks)
+    for name in stage_cfg.get("train_overrides") or {}:
+        if name not in networks:
+            raise ConfigError(f"{stage}.train_overrides.{name}: not a network of the {stage} stage "
+                              f"(expected one of {networks})")
+        train_settings(stage_cfg, name, stage)
+    for name in used:
+        train_settings(stage_cfg, name, stage)
