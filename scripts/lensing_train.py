@@ -11,7 +11,8 @@ from cosmodl.training import launch
 
 inp, params, wc = snakemake.input, snakemake.params, snakemake.wildcards
 args = dict(cfg=params.lensing, dataset=wc.dataset, name=wc.model, images_path=inp.images, params_path=inp.params,
-            split_path=inp.split, model_out=snakemake.output.model, history_out=snakemake.output.history, workdir=params.workdir)
+            split_path=inp.split, model_out=snakemake.output.model, history_out=snakemake.output.history,
+            workdir=params.workdir)
 with logged_step(snakemake.log[0], snakemake.threads):
     devices = train_settings(params.lensing, wc.model, "lensing")["devices"]
     code = launch("cosmodl.lensing.learn:train_lensing_model", args, devices, snakemake.threads, snakemake.log[0],

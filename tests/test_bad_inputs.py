@@ -16,13 +16,15 @@ PARSE_CASES = {
     "cm21 redshifts that collide in file names": (
         {"cm21": {"redshifts": [6.0, 6.001, 8.0, 10.0]}}, r"cm21.redshifts: 6.0 and 6.001 both become 'z006.00'"),
     "specz forest bins beyond the pixels": (
-        {"specz": {"baselines": {"forest_bins": 5000}}}, r"specz.baselines.forest_bins = 5000 is more than the \d+ pix"),
+        {"specz": {"baselines": {"forest_bins": 5000}}},
+        r"specz.baselines.forest_bins = 5000 is more than the \d+ pix"),
     "cm21 split fractions over 1": (
         {"cm21": {"split": {"test_fraction": 0.6, "val_fraction": 0.5}}}, r"cm21.split: test_fraction = 0.6"),
     "cm21 batch larger than the training set": (
         {"cm21": {"train": {"batch_size": 5000}}}, r"cm21.train.batch_size = 5000 .* larger than the training set"),
     "cm21 buffer larger than the box, in Mpc": (
-        {"cm21": {"split": {"buffer": 200.0}}}, r"cm21.split.buffer = 200.0 Mpc leaves a set without slices in the 120 Mpc"),
+        {"cm21": {"split": {"buffer": 200.0}}},
+        r"cm21.split.buffer = 200.0 Mpc leaves a set without slices in the 120 Mpc"),
     "lensing devices that do not divide the batch": (
         {"lensing": {"train": {"devices": 3}}}, r"lensing.train.batch_size = 20 and lensing.train.devices = 3: the "
                                                 r"batch size must be a multiple of the number of processes"),
