@@ -149,3 +149,50 @@ def test_figure_redshifts_without_boxes_are_said_in_the_log(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         plot_boxes(folder, [6.5, 8.0, 10.0], "z")
     assert "no boxes at [6.5]" in caplog.text
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes"])
+def test_a_damaged_model_record_is_named(tmp_path, damage):
+    import torch
+
+    from cosmodl.records import load_model
+
+    path = tmp_path / "model.pt"
+    torch.save({"format": 2, "model": "x", "state_dict": {"w": torch.zeros(1000)}}, path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if damage == "truncated" else np.random.default_rng(0).bytes(len(data)))
+    with pytest.raises(ValueError, match=r"model.pt: not a readable model record .*--forcerun"):
+        load_model(path)
+
+
+def test_a_truncated_parameter_table_is_named(tmp_path):
+    from cosmodl.lensing.data import read_params
+
+    path = tmp_path / "params.csv"
+    path.write_text("split,class,index,theta_e\ntrain,no_sub,0,1.2\ntrain,no_s")
+    with pytest.raises(ValueError, match=r"params.csv: not a lensing parameter table .*--forcerun lensing_merge"):
+        read_params(path)
+
+
+@pytest.mark.parametrize("stage", ["cm21", "specz"])
+def test_cm21_and_specz_steps_check_their_memory_before_they_allocate(monkeypatch, tmp_path, stage):
+    """Like voids and lensing: the step stops with the keys that drive its estimate, writing nothing."""
+    import cosmodl.resources
+    from cosmodl.resources import InsufficientMemory
+    from stage_contract import tiny_config
+
+    monkeypatch.setattr(cosmodl.resources, "machine_memory_mb", lambda: 100.0)
+    monkeypatch.delenv("COSMODL_SKIP_MEMORY_CHECK", raising=False)
+    cfg = tiny_config(stage)
+    if stage == "cm21":
+        from cosmodl.cm21.stage import make_realization
+
+        with pytest.raises(InsufficientMemory, match=r"cm21 step 'boxes' needs .* lower cm21.simulate.dim = 80"):
+            make_realization(cfg, 0.07, 150, tmp_path / "f0.070_s150")
+        assert not (tmp_path / "f0.070_s150").exists()
+    else:
+        from cosmodl.specz.stage import make_sets
+
+        with pytest.raises(InsufficientMemory, match=r"specz step 'sets' needs .* lower specz.n_val = 128"):
+            make_sets(cfg, tmp_path / "val.npz", tmp_path / "test.npz")
+        assert not (tmp_path / "val.npz").exists()

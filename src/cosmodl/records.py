@@ -74,12 +74,19 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict]:
     Raises
     ------
     ValueError
-        If the file is not a model record, or a record of an older format (retrain it: the rule's
-        ``--forcerun``).
+        If the file is missing, damaged or not a model record, or a record of an older format
+        (retrain it: the rule's ``--forcerun``).
     """
+    import pickle
+    import zipfile
+
     from .models import build_model
 
-    record = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a readable model record ({type(exc).__name__}: {str(exc)[:200]}); retrain it "
+                         "(snakemake --forcerun the stage's training rule)") from None
     if not isinstance(record, dict) or "model" not in record or "format" not in record:
         raise ValueError(f"{path}: not a cosmodl model record (format {FORMAT})")
     if record["format"] != FORMAT:

@@ -17,12 +17,13 @@ import pandas as pd
 
 from ..evaluation.compare import format_value, verdict, write_markdown_table, write_metrics
 from ..evaluation.metrics import classification_metrics, regression_errors
-from ..io import atomic_output, write_json
+from ..io import atomic_output, load_array, write_json
 from ..records import load_model, predict
 from .baselines import pca_knn, physics_features, physics_models
 from .data import patches_of, task_rows
 from .learn import split_roles
 from .published import PUBLISHED
+from .resources import check_memory
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,9 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
     -------
     dict : the evaluation written to ``out_json``.
     """
-    slices = np.load(slices_path).astype(np.float32)
+    slices = load_array(slices_path, "cm21_slices")
+    check_memory("evaluate", cfg, slices)
+    slices = np.array(slices, dtype=np.float32)  # in memory: every method reads it
     table = pd.read_csv(table_path)
     roles = split_roles(split_path, len(slices))
     info = task_rows(table, roles, task, cfg["tasks_fixed"]["f_esc"], cfg["tasks_fixed"]["z"])

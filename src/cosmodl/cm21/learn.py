@@ -18,13 +18,14 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..io import digest, fingerprint
+from ..io import digest, fingerprint, load_array
 from ..records import load_model
 from ..splits import DROPPED, TEST, TRAIN, VAL, load_split
 from ..training import ArrayDataset, Standardise, TrainConfig, TrainSpec, accuracy, train_and_record, train_settings
 from ..transforms import register_transform
 from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from .data import patches_of, task_rows
+from .resources import check_memory
 
 NETWORKS = ("fc", "ae_cnn", "cnn", "resnet")
 REGISTERED = {"autoencoder": "cm21_autoencoder", **{name: f"cm21_{name}" for name in NETWORKS}}
@@ -76,7 +77,8 @@ def train_autoencoder(cfg: dict, slices_path, split_path, model_out, history_out
     -------
     dict : summary; ``{}`` on ranks > 0.
     """
-    slices = np.load(slices_path, mmap_mode="r")
+    slices = load_array(slices_path, "cm21_slices")
+    check_memory("train", cfg, slices)
     roles = split_roles(split_path, len(slices))
     transform = ScaleClip(cfg["slices"]["scale_mk"], clip=True)
     train_idx, val_idx = np.flatnonzero(roles == TRAIN), np.flatnonzero(roles == VAL)
@@ -147,7 +149,8 @@ def train_task_network(cfg: dict, task: str, network: str, slices_path, table_pa
     """
     if network not in NETWORKS:
         raise ValueError(f"unknown cm21 network {network!r}; expected one of {NETWORKS}")
-    slices = np.load(slices_path, mmap_mode="r")
+    slices = load_array(slices_path, "cm21_slices")
+    check_memory("train", cfg, slices)
     table = pd.read_csv(table_path)
     roles = split_roles(split_path, len(slices))
     inputs, targets, rows, info = task_data(cfg, task, network, slices, table, roles)

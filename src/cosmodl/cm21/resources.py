@@ -29,17 +29,35 @@ def estimate_mb(step: str, cfg: dict) -> int:
     """
     from .checks import source_dim
 
+    if step == "small":
+        return 1000
     dim = source_dim(cfg)  # real boxes (source: directory) are sized by their file names
     box = dim**3 * 4 / MB
-    stack = n_slices(cfg) * dim**2 * 4 / MB
     if step == "boxes":
         return int(BASE_MB + box * (12 + 2 * len(cfg["redshifts"])))
+    stack = n_slices(cfg) * dim**2 * 4 / MB
     if step == "slices":
         return int(BASE_MB + 3 * stack + 2 * box)
     if step == "train":
         return int(TORCH_BASE_MB + 2 * stack)
     if step == "evaluate":
         return int(TORCH_BASE_MB + 3 * stack)
-    if step == "small":
-        return 1000
     raise ValueError(f"unknown cm21 step {step!r}")
+
+
+def check_memory(step: str, cfg: dict, slices=None) -> None:
+    """Stop before a 21-cm step whose estimate exceeds this machine's (or job's) memory.
+
+    ``boxes`` is estimated from the config (``simulate.dim``, ``redshifts``); ``train`` and
+    ``evaluate`` from the slice stack they read (``slices``, an array or memory map).
+    """
+    from ..resources import require_memory
+
+    if step == "boxes":
+        keys = {"cm21.simulate.dim": cfg["simulate"]["dim"], "cm21.redshifts": len(cfg["redshifts"])}
+        require_memory(estimate_mb(step, cfg), "cm21 step 'boxes'", keys)
+        return
+    stack = slices.size * 4 / MB
+    factor = {"train": 2, "evaluate": 3}[step]
+    require_memory(TORCH_BASE_MB + factor * stack, f"cm21 step {step!r}",
+                   {"cm21.slices.per_box": cfg["slices"]["per_box"], "slices in the stack": len(slices)})

@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from ..io import atomic_output, write_json
 from .boxes import box_geometry, write_realization
 from .data import collect_slices, split_slices
+from .resources import check_memory
 from .simulate import Reionisation, simulate_realization
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def run_21cmfast(cfg: dict, f_esc: float, seed: int, threads: int) -> dict:
 
 def make_realization(cfg: dict, f_esc: float, seed: int, out_folder, threads: int = 1) -> None:
     """Write the 21cmFAST-format folder of realization (f_esc, seed) with every redshift."""
+    check_memory("boxes", cfg)
     if cfg["source"] == "21cmfast":
         boxes = run_21cmfast(cfg, f_esc, seed, threads)
     elif cfg["source"] == "simulate":

@@ -76,8 +76,12 @@ def read_params(path, split_path=None, images_path=None, sizes: dict | None = No
         If the split record does not cover the table's rows, or puts an image in another set;
         names both files and the rule that remakes them.
     """
-    params = pd.read_csv(path)
-    params["label"] = params["class"].map(CLASS_LABEL).astype(np.int64)
+    try:
+        params = pd.read_csv(path)
+        params["label"] = params["class"].map(CLASS_LABEL).astype(np.int64)
+    except (OSError, ValueError, KeyError, pd.errors.ParserError) as exc:  # a truncated or foreign table
+        raise ValueError(f"{path}: not a lensing parameter table ({type(exc).__name__}: {exc}); remake it "
+                         "(snakemake --forcerun lensing_merge)") from None
     if split_path is not None:
         record = load_split(split_path)
         roles = np.full(len(params), "", dtype=object)

@@ -20,6 +20,6 @@ specz_figures         ``figures.specz_figures``
 READS = {
     "specz_sets": ("seed", "spectra", "snr", "n_val", "n_test"),
     "specz_train": ("seed", "spectra", "snr", "model", "train", "train_overrides"),
-    "specz_evaluate": ("seed", "spectra", "snr", "methods", "baselines"),
+    "specz_evaluate": ("seed", "spectra", "snr", "n_val", "n_test", "methods", "baselines"),
     "specz_figures": ("spectra", "snr", "noise", "figures"),
 }

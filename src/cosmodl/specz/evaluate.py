@@ -19,6 +19,7 @@ from .baselines import TemplateFit, forest_probabilities, random_forest
 from .data import make_spectra
 from .metrics import all_metrics, softmax_estimates
 from .published import PUBLISHED
+from .resources import check_memory
 from .spectra import SpectrumMaker
 from .stage import parse_run, settings, snr_of
 
@@ -50,6 +51,7 @@ def evaluate(cfg: dict, noise: str, test_path, records: dict, metrics_out, predi
     predictions_out : npz
         ``z``, ``label``, and per method ``<method>_mode``, ``_mean``, ``_lo``, ``_hi`` (N,).
     """
+    check_memory("evaluate", cfg, n_networks=len(records))
     s = settings(cfg)
     maker = SpectrumMaker(s)
     centres = s.class_centres()

@@ -24,8 +24,6 @@ def estimate_mb(step: str, cfg: dict, n_networks: int | None = None) -> int:
         CNNs whose probabilities an evaluation job holds; by default every configured run (depths x
         noise levels x sizes).
     """
-    if n_networks is None:
-        n_networks = len(cfg["depths"]) * len(cfg["noise"]) * len(cfg["sizes"]) if "cnn" in cfg["methods"] else 0
     s = cfg["spectra"]
     pixels = s["n_pixels"]
     classes = (s["z_max"] - s["z_min"]) / s["dz"]
@@ -35,6 +33,8 @@ def estimate_mb(step: str, cfg: dict, n_networks: int | None = None) -> int:
     if step == "train":
         return int(TORCH_BASE_MB + sets)
     if step == "evaluate":
+        if n_networks is None:
+            n_networks = len(cfg["depths"]) * len(cfg["noise"]) * len(cfg["sizes"]) if "cnn" in cfg["methods"] else 0
         forest = cfg["baselines"]["forest_train"] * pixels * 4 / MB
         probabilities = cfg["n_test"] * classes * 4 * (n_networks + 2) / MB
         bases = classes * pixels * 8 * (4 + 8) / MB
@@ -42,3 +42,14 @@ def estimate_mb(step: str, cfg: dict, n_networks: int | None = None) -> int:
     if step == "small":
         return 1500
     raise ValueError(f"unknown specz step {step!r}")
+
+
+def check_memory(step: str, cfg: dict, n_networks: int | None = None) -> None:
+    """Stop before a specz step whose estimate exceeds this machine's (or job's) memory, naming the
+    keys that drive it (the stored sets' sizes; for an evaluation also the training spectra of the forest)."""
+    from ..resources import require_memory
+
+    keys = {"specz.n_val": cfg["n_val"], "specz.n_test": cfg["n_test"]}
+    if step == "evaluate":
+        keys["specz.baselines.forest_train"] = cfg["baselines"]["forest_train"]
+    require_memory(estimate_mb(step, cfg, n_networks), f"specz step {step!r}", keys)

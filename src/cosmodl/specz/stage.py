@@ -14,6 +14,7 @@ import time
 
 from ..errors import ConfigError
 from .data import write_set
+from .resources import check_memory
 from .spectra import SpectrumMaker, SpectrumSettings
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def snr_of(cfg: dict, noise: str) -> float | None:
 
 def make_sets(cfg: dict, val_out, test_out) -> dict:
     """Write the validation and test sets (:func:`cosmodl.specz.data.write_set`)."""
+    check_memory("sets", cfg)
     maker = maker_of(cfg)
     t0 = time.perf_counter()
     out = {"val": write_set(maker, cfg["seed"], "val", cfg["n_val"], cfg["snr"], val_out),
