@@ -196,3 +196,23 @@ def test_cm21_and_specz_steps_check_their_memory_before_they_allocate(monkeypatc
         with pytest.raises(InsufficientMemory, match=r"specz step 'sets' needs .* lower specz.n_val = 128"):
             make_sets(cfg, tmp_path / "val.npz", tmp_path / "test.npz")
         assert not (tmp_path / "val.npz").exists()
+
+
+def test_damaged_stored_sets_and_subboxes_are_named_by_the_steps_that_read_them(tmp_path):
+    """The readers of a product name it and the rule that remakes it: specz's stored sets, voids' subboxes."""
+    from cosmodl.specz.learn import train_network
+    from cosmodl.voids.learn import train_void_model
+    from stage_contract import tiny_config
+
+    val = tmp_path / "val.npz"
+    np.savez(val, noisy=np.zeros((8, 16), np.float32), label=np.zeros(8, np.int64))
+    val.write_bytes(val.read_bytes()[:200])
+    with pytest.raises(ValueError, match=r"val.npz: not a readable .npz archive .*--forcerun specz_sets"):
+        train_network(tiny_config("specz"), 3, "noisy", 64, val, tmp_path / "m.pt", tmp_path / "h.csv", tmp_path / "w")
+    images = tmp_path / "images.npy"
+    np.save(images, np.zeros((20, 8, 8), np.float32))
+    images.write_bytes(images.read_bytes()[:400])
+    (tmp_path / "split.json").write_text('{"method": "spatial", "leaky": false, "train": [0], "val": [1], "test": [2]}')
+    with pytest.raises(ValueError, match=r"images.npy: not a readable .npy array .*--forcerun voids_subboxes"):
+        train_void_model(tiny_config("voids"), "map", tmp_path / "split.json", {"images": images}, None,
+                         tmp_path / "m.pt", tmp_path / "h.csv", tmp_path / "w")

@@ -139,3 +139,16 @@ def load_array(path: str | os.PathLike, remade_by: str, mmap: bool = True) -> np
     except (OSError, ValueError, EOFError) as exc:
         raise ValueError(f"{path}: not a readable .npy array ({exc}); remake it (snakemake --forcerun {remade_by})") \
             from None
+
+
+def load_npz(path: str | os.PathLike, remade_by: str) -> dict[str, np.ndarray]:
+    """Every array of a stored ``.npz`` product, read in full; a damaged file is one error naming it and
+    the rule that remakes it (as :func:`load_array`)."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return {key: stored[key] for key in stored.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a readable .npz archive ({exc}); remake it (snakemake --forcerun {remade_by})") \
+            from None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch.nn.functional as F
 
-from ..io import digest, fingerprint
+from ..io import digest, fingerprint, load_array
 from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from ..training import ArrayDataset, TrainConfig, TrainSpec, train_and_record, train_settings
 from ..training.augment import image_symmetries
@@ -54,7 +54,7 @@ def loss_of(name: str, model):
 
 def model_settings(cfg: dict, images_path) -> dict:
     """``lensing.model`` with the side of the images (the autoencoders' input size)."""
-    return {**cfg["model"], "side": int(np.load(images_path, mmap_mode="r").shape[-1])}
+    return {**cfg["model"], "side": int(load_array(images_path, "lensing_merge").shape[-1])}
 
 
 def train_lensing_model(cfg: dict, dataset: str, name: str, images_path, params_path, model_out, history_out,

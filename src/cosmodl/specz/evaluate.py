@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from ..evaluation.compare import format_value, verdict, write_markdown_table, write_metrics
-from ..io import atomic_output, write_json
+from ..io import atomic_output, load_npz, write_json
 from ..records import load_model, predict
 from .baselines import TemplateFit, forest_probabilities, random_forest
 from .data import make_spectra
@@ -55,8 +55,8 @@ def evaluate(cfg: dict, noise: str, test_path, records: dict, metrics_out, predi
     s = settings(cfg)
     maker = SpectrumMaker(s)
     centres = s.class_centres()
-    with np.load(test_path) as test:
-        flux, z, labels = test[noise], test["z"], test["label"]
+    test = load_npz(test_path, "specz_sets")
+    flux, z, labels = test[noise], test["z"], test["label"]
     probs, info = {}, {}
     for name, path in sorted(records.items()):
         model, record = load_model(path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch.nn.functional as F
 
-from ..io import fingerprint
+from ..io import fingerprint, load_npz
 from ..training import ArrayDataset, TrainConfig, TrainSpec, accuracy, train_and_record, train_settings
 from . import models as _models  # noqa: F401  (registers this stage's architectures)
 from .data import SpectraSet
@@ -45,8 +45,8 @@ def train_network(cfg: dict, blocks: int, noise: str, size: int, val_path, model
     maker = maker_of(cfg)
     snr = snr_of(cfg, noise)
     tcfg = TrainConfig(**train_settings(cfg, f"cnn{blocks}", "specz"))
-    with np.load(val_path) as val:
-        flux, labels = val[noise], val["label"]
+    val = load_npz(val_path, "specz_sets")
+    flux, labels = val[noise], val["label"]
     mcfg = model_config(cfg, blocks)
     spec = TrainSpec(
         network="specz_cnn", model_config=mcfg, train=tcfg,

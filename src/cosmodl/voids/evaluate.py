@@ -14,7 +14,7 @@ import numpy as np
 
 from ..evaluation.compare import beats, format_value, verdict, write_markdown_table, write_metrics
 from ..evaluation.metrics import map_metrics, regression_metrics
-from ..io import atomic_output, write_json
+from ..io import atomic_output, load_array, write_json
 from ..records import load_model, predict
 from ..splits import load_split, subsample
 from .baselines import MAX_FIT_IMAGES, UnderdensityBaseline, counts_baselines
@@ -49,7 +49,7 @@ def evaluate_void_model(cfg: dict, model_path, split_path, subboxes: dict, index
     split = load_split(split_path)
     test_idx = split["test"]
     train_idx = np.asarray(record["train_indices"], dtype=np.int64)
-    images = np.load(subboxes["images"], mmap_mode="r")
+    images = load_array(subboxes["images"], "voids_subboxes")
     prediction = predict(model, images, test_idx, device="cpu", threads=threads)  # the record's input transform
     ev = cfg["evaluation"]
     out = {"task": record["task"], "split": split["method"], "leaky": bool(split["leaky"]),
@@ -57,7 +57,7 @@ def evaluate_void_model(cfg: dict, model_path, split_path, subboxes: dict, index
     arrays = {"indices": test_idx, "model": prediction}
     if record["task"] == "map":
         target = record.get("map_target", "void_fraction")  # what the network was fitted to
-        truth = np.load(subboxes[target], mmap_mode="r")
+        truth = load_array(subboxes[target], "voids_subboxes")
         transform_truth = map_truth_transform(target) or (lambda a: a)
 
         def as_truth(rows):

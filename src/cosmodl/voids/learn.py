@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..io import digest, fingerprint
+from ..io import digest, fingerprint, load_array
 from ..splits import load_split, subsample
 from ..training import ArrayDataset, Standardise, TrainConfig, TrainSpec, train_and_record, train_settings
 from ..training.augment import dihedral
@@ -138,7 +138,7 @@ def train_void_model(cfg: dict, task: str, split_path, subboxes: dict, index_pat
     match = len(load_split(match_split_path)["train"]) if match_split_path else None
     tcfg = TrainConfig(**train_settings(cfg, task, "voids"))
     train_idx = subsample(split["train"], match, tcfg.seed)
-    images = np.load(subboxes["images"], mmap_mode="r")
+    images = load_array(subboxes["images"], "voids_subboxes")
     targets, target_transform, augment, loss_fn = _task_data(cfg, task, subboxes, index_path)
     mean_count = float(np.mean(images[np.sort(train_idx)], dtype=np.float64))
     transform = ImageTransform(cfg["model"]["input_transform"], mean_count)
