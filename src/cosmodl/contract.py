@@ -36,9 +36,6 @@ REQUIRED = {
 }
 
 
-# Each stage's package declares READS: rule name -> the entries of config[stage] its step reads.
-# An entry is a section or key name ("train"), or "-section.key" to leave one key of a section out
-# (a key that only picks which outputs exist, so changing it does not rerun the step).
 class DeclaredSections(dict):
     """A step's config that refuses undeclared sections, ``.get`` included (KeyError naming them)."""
 
@@ -53,6 +50,9 @@ class DeclaredSections(dict):
         return self[key]
 
 
+# Each stage's package declares READS: rule name -> the entries of config[stage] its step reads.
+# An entry is a section or key name ("train"), or "-section.key" to leave one key of a section out
+# (a key that only picks which outputs exist, so changing it does not rerun the step).
 def step_config(stage: str, rule: str, stage_cfg: dict, strict: bool = False) -> dict:
     """The part of ``config[stage]`` that a rule's step reads, as its ``READS`` declares.
 

@@ -118,7 +118,7 @@ def fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def load_array(path: str | os.PathLike, remade_by: str, mmap: bool = True) -> np.ndarray:
+def load_array(path: str | os.PathLike, remade_by: str) -> np.ndarray:
     """A stored ``.npy`` product, memory-mapped; a damaged file is one error naming it and the rule that remakes it.
 
     Parameters
@@ -126,8 +126,6 @@ def load_array(path: str | os.PathLike, remade_by: str, mmap: bool = True) -> np
     path : path
     remade_by : str
         The rule that writes the file (the error says ``snakemake --forcerun <rule>``).
-    mmap : bool
-        Memory-map (default) or read into memory.
 
     Raises
     ------
@@ -135,7 +133,7 @@ def load_array(path: str | os.PathLike, remade_by: str, mmap: bool = True) -> np
         If the file is missing, truncated or not an ``.npy`` array.
     """
     try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        return np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise ValueError(f"{path}: not a readable .npy array ({exc}); remake it (snakemake --forcerun {remade_by})") \
             from None

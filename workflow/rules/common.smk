@@ -2,9 +2,8 @@
 # constants, and the target list gathered from each enabled stage.
 import importlib
 import os
-from pathlib import Path
 
-from cosmodl.config import check_stages, load_schema, validate_config
+from cosmodl.config import SCHEMA_DIR, check_stages, load_schema, validate_config
 from cosmodl.contract import step_config
 from cosmodl.errors import ConfigError
 from cosmodl.training.config import train_settings
@@ -18,8 +17,8 @@ except ConfigError as exc:
     ) from None
 config.clear()
 config.update(_validated)
-# The metrics schemas are package data of cosmodl (cosmodl.config.SCHEMA_DIR).
-SCHEMAS = Path(workflow.basedir) / "src" / "cosmodl" / "schemas"
+# The metrics schemas: package data of cosmodl, where config.py finds the config schema.
+SCHEMAS = SCHEMA_DIR
 # Threads of the parallel rules (numba kernels, torch). Locally snakemake lowers them to --cores;
 # on SLURM they become --cpus-per-task (GPU rules: cpus_per_gpu), capped by --max-threads.
 MAX_THREADS = 8

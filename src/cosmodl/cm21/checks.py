@@ -28,7 +28,7 @@ def check_config(config: dict) -> None:
                          "box file names (z to two decimals)")
     check_fractions(cfg["split"]["test_fraction"], cfg["split"]["val_fraction"], "cm21.split")
     used = [m for m in cfg["methods"] if m in NETWORKS] + (["autoencoder"] if "ae_cnn" in cfg["methods"] else [])
-    check_train_overrides(cfg, "cm21", NETWORKS, used)
+    check_train_overrides(cfg, "cm21", used)
     if "z_fixed_fesc" in tasks and not np.isclose(cfg["f_esc"], cfg["tasks_fixed"]["f_esc"]).any():
         raise ConfigError(f"cm21.tasks_fixed.f_esc = {cfg['tasks_fixed']['f_esc']} is not one of cm21.f_esc "
                           f"{cfg['f_esc']} (task z_fixed_fesc)")
@@ -121,7 +121,7 @@ def check_planned_split(cfg: dict, dim: int, cell_mpc: float, networks) -> None:
 
     table = planned_table(cfg, dim)
     try:
-        roles, record = split_slices(table, dim, cell_mpc, cfg["split"])
+        roles, _ = split_slices(table, dim, cell_mpc, cfg["split"])
     except ConfigError as exc:
         buffer = cfg["split"]["buffer"]
         raise ConfigError(f"cm21.split.buffer = {buffer} Mpc leaves a set without slices in the {dim * cell_mpc:g} Mpc "

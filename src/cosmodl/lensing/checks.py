@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import ConfigError
 from ..training.config import check_train_overrides, train_settings
 from .models import AUTOENCODER_SIDES
-from .data import ANOMALY_MODELS, MODELS
+from .data import ANOMALY_MODELS
 from .simulate import PRESET_KEYS
 
 # (dotted key within a population, lowest allowed value, exclusive?, highest allowed value)
@@ -67,7 +67,7 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"config key lensing.{PRESET_KEYS[preset]}.instrument.num_pix = {side}: the anomaly "
                               f"detectors ({anomaly}) take images of {' or '.join(map(str, AUTOENCODER_SIDES))} pixels "
                               "a side")
-    check_train_overrides(cfg, "lensing", MODELS, cfg["models"])
+    check_train_overrides(cfg, "lensing", cfg["models"])
     for name in cfg["models"]:
         batch_size = train_settings(cfg, name, "lensing")["batch_size"]
         n_train = cfg["sizes"]["train"] * (3 if name == "resnet" else 1)

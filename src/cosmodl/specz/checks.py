@@ -24,8 +24,7 @@ def check_config(config: dict) -> None:
     if "forest" in cfg["methods"] and bins > s.n_pixels:
         raise ConfigError(f"specz.baselines.forest_bins = {bins} is more than the {s.n_pixels} pixels of a spectrum "
                           "(a bin must hold at least one pixel)")
-    check_train_overrides(cfg, "specz", [f"cnn{d}" for d in range(1, 7)],
-                          [f"cnn{d}" for d in cfg["depths"]] if "cnn" in cfg["methods"] else [])
+    check_train_overrides(cfg, "specz", [f"cnn{d}" for d in cfg["depths"]] if "cnn" in cfg["methods"] else [])
     if "cnn" in cfg["methods"]:
         for blocks in cfg["depths"]:
             batch = train_settings(cfg, f"cnn{blocks}", "specz")["batch_size"]

@@ -84,21 +84,16 @@ def train_settings(stage_cfg: dict, name: str, stage: str) -> dict:
     return settings
 
 
-def check_train_overrides(stage_cfg: dict, stage: str, networks, used) -> None:
-    """Parse-time check of a stage's training settings: every ``train_overrides`` entry names one of
-    the stage's ``networks`` and is valid over ``train`` (whether or not that network is in use), and
-    the settings of each network in ``used`` hold together (:func:`train_settings`).
+def check_train_overrides(stage_cfg: dict, stage: str, used) -> None:
+    """Parse-time check of a stage's training settings: every ``train_overrides`` entry is valid over
+    ``train`` whether or not that network is in use (the schema already refuses names that are no
+    network of the stage), and the settings of each network in ``used`` hold together
+    (:func:`train_settings`).
 
     Raises
     ------
     ConfigError
-        Naming ``<stage>.train_overrides.<name>`` or the key that is wrong.
+        Naming ``<stage>.train (+ train_overrides.<name>)`` or the key that is wrong.
     """
-    networks = list(networks)
-    for name in stage_cfg.get("train_overrides") or {}:
-        if name not in networks:
-            raise ConfigError(f"{stage}.train_overrides.{name}: not a network of the {stage} stage "
-                              f"(expected one of {networks})")
-        train_settings(stage_cfg, name, stage)
-    for name in used:
+    for name in [*(stage_cfg.get("train_overrides") or {}), *used]:
         train_settings(stage_cfg, name, stage)

@@ -53,6 +53,3 @@ def check_config(config: dict) -> None:
             if train["batch_size"] > n_train:
                 raise ConfigError(f"config key {where}.batch_size = {train['batch_size']} is larger than the {method}"
                                   f" split's training set ({n_train} subboxes from voids.subboxes and voids.split)")
-        if train["batch_size"] % train["devices"]:
-            raise ConfigError(f"config keys {where}.batch_size = {train['batch_size']} and {where}.devices = "
-                              f"{train['devices']}: the batch size must be a multiple of the number of processes")
