@@ -32,6 +32,9 @@ PARSE_CASES = {
     "no stage at all": ({"stages": []}, r"stages: \[\] should be non-empty"),
     "train_overrides of a network not in use": (
         {"lensing": {"train_overrides": {"vae": {"lr": -1.0}}}}, r"lensing.train \(\+ train_overrides.vae\)"),
+    "voids gap at every face with no room for it": (
+        {"voids": {"split": {"faces": "all"}}}, r"voids.split and voids.subboxes, split.buffer = auto \(auto: twice "
+                                                r"the largest radius of voids.catalogue.find.radii\): .* the val slab"),
     "cm21 patch that does not divide the slice": (
         {"cm21": {"methods": ["fc"], "slices": {"patch": 30}}}, r"cm21.slices.patch = 30 does not divide the 80-cell "
                                                                r"slices: .* leave out 44%"),

@@ -79,8 +79,11 @@ def test_voids_train_section_is_the_shared_block(schema):
     assert config["train"]["optimizer"] == "adamw" and config["train"]["epochs"] == 2
     assert config["split"]["buffer"] == 30 and config["split"]["axis"] == 0
     with pytest.raises(ConfigError, match=r"config key voids.split: unknown key\(s\) \['bufer'\]; allowed keys: "
-                                          r"\['axis', 'buffer', 'method'"):
+                                          r"\['axis', 'buffer', 'faces', 'method'"):
         validate_config({"voids": {"split": {"bufer": 30}}}, schema)
+    with pytest.raises(ConfigError, match=r"config key voids.split.buffer: 'Auto' must be a number >= 0 or 'auto'"):
+        validate_config({"voids": {"split": {"buffer": "Auto"}}}, schema)
+    assert validate_config({}, schema)["voids"]["split"]["buffer"] == "auto"
     with pytest.raises(ConfigError, match=r"config key voids.galaxies: unknown key\(s\) \['sha'\]"):
         validate_config({"voids": {"galaxies": {"sha": "x"}}}, schema)
 

@@ -70,6 +70,28 @@ def test_slab_split_keeps_objects_of_different_roles_a_buffer_apart(n, data):
     np.testing.assert_array_equal(roles == TEST, slab_split(start, size, n, 0.3, 0.2, offset, 0) == TEST)
 
 
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(20, 80), data=st.data())
+def test_test_train_faces_keep_only_training_a_buffer_from_test(n, data):
+    size = data.draw(st.integers(1, n // 6))
+    buffer = data.draw(st.integers(0, n // 3))
+    offset = data.draw(st.integers(0, n - 1))
+    val_fraction = data.draw(st.sampled_from([0.0, 0.05, 0.2]))
+    start = np.arange(0, n, data.draw(st.integers(1, 4)))
+    roles = slab_split(start, size, n, 0.3, val_fraction, offset, buffer, faces="test_train")
+    plain = slab_split(start, size, n, 0.3, val_fraction, offset, 0)
+    for i in np.flatnonzero(roles == TEST):  # brute force: every training object is a buffer from every test one
+        for j in np.flatnonzero(roles == TRAIN):
+            assert min((start[j] - (start[i] + size)) % n, (start[i] - (start[j] + size)) % n) >= buffer
+    np.testing.assert_array_equal(roles == TEST, plain == TEST)  # test and validation keep their objects
+    np.testing.assert_array_equal(roles == VAL, plain == VAL)
+    # training keeps every object of the plain split that is a buffer from the test slab
+    test_lo, test_hi = 0, int(round(0.3 * n))
+    along = (start - offset) % n
+    far = ((along - test_hi) % n >= buffer) & ((test_lo - (along + size)) % n >= buffer)
+    np.testing.assert_array_equal(roles == TRAIN, (plain == TRAIN) & far)
+
+
 @settings(max_examples=100, deadline=None)
 @given(period=st.integers(5, 40), data=st.data())
 def test_touches_matches_a_cell_by_cell_check(period, data):

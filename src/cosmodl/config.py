@@ -109,7 +109,18 @@ def _describe(error: jsonschema.ValidationError, root: dict, prefix: str = "") -
         return f"config key {where}: unknown key(s) {unknown}; allowed keys: {allowed}"
     if error.validator == "type" and error.instance is None:
         return f"config key {where}: a value is required for the chosen source (got null)"
+    if error.validator == "anyOf":
+        choices = " or ".join(_alternative(option) for option in error.validator_value)
+        return f"config key {where}: {error.instance!r} must be {choices}"
     return f"config key {where}: {error.message}"
+
+
+def _alternative(option: dict) -> str:
+    """One branch of an ``anyOf`` in words: ``'auto'``, ``a number >= 0``."""
+    if "const" in option:
+        return repr(option["const"])
+    bound = f" >= {option['minimum']}" if "minimum" in option else ""
+    return f"a {option.get('type', 'value')}{bound}"
 
 
 def validate_config(config: dict, schema: dict) -> dict:

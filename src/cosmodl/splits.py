@@ -20,8 +20,10 @@ Three ways to split
     Extended objects along a periodic axis (a subbox covering cells ``[start, start + size)``)
     are cut into a test, a validation and a training slab; an object takes the role of the slab
     that holds its whole extent, and straddling objects are dropped. ``buffer`` cells are taken
-    out at every face between slabs so that objects of different roles are at least that far
-    apart along the axis.
+    out at every face between slabs (``faces="all"``) so that objects of different roles are at
+    least that far apart along the axis, or only between training and test (``faces="test_train"``:
+    the training slab ends ``buffer`` cells before the test slab on both sides; validation keeps
+    its slab next to the test slab, so three buffers need not fit in a small box).
 
 Where a buffer is taken, the slab that matters most keeps its width: test before validation
 before training. The test set therefore does not change when the buffer does.
@@ -149,13 +151,18 @@ def _shrunk_blocks(blocks, period: int, buffer: int):
     return out
 
 
+SLAB_FACES = ("all", "test_train")
+
+
 def slab_bounds(period: int, test_fraction: float, val_fraction: float, offset: int = 0,
-                buffer: int = 0) -> list[tuple[int, int, int]]:
+                buffer: int = 0, faces: str = "all") -> list[tuple[int, int, int]]:
     """The test, validation and training slabs of a periodic axis of ``period`` cells.
 
     Test is ``[offset, offset + T)``, validation the next ``V`` cells and training the rest, with
-    ``T = round(test_fraction period)`` and ``V = round(val_fraction period)``; ``buffer`` cells
-    are taken out at each face (see the module notes).
+    ``T = round(test_fraction period)`` and ``V = round(val_fraction period)``. With ``faces="all"``
+    ``buffer`` cells are taken out at each face (see the module notes); with ``"test_train"`` only
+    the training slab shrinks, to the cells at least ``buffer`` from the test slab either way round
+    (through the validation slab too when that is thinner than the buffer).
 
     Returns
     -------
@@ -165,14 +172,20 @@ def slab_bounds(period: int, test_fraction: float, val_fraction: float, offset: 
     check_fractions(test_fraction, val_fraction)
     if buffer < 0:
         raise ConfigError(f"split.buffer = {buffer} cells must be >= 0")
+    if faces not in SLAB_FACES:
+        raise ConfigError(f"split faces = {faces!r} must be one of {list(SLAB_FACES)}")
     test_w = int(round(test_fraction * period))
     val_w = int(round(val_fraction * period))
     blocks = [(TEST, test_w), (VAL, val_w), (TRAIN, period - test_w - val_w)]
-    return _shrunk_blocks(blocks, period, buffer)
+    if faces == "all":
+        return _shrunk_blocks(blocks, period, buffer)
+    train = (TRAIN, max(test_w + val_w, test_w + buffer), period - buffer)
+    kept = [(TEST, 0, test_w), (VAL, test_w, test_w + val_w), train]
+    return [(role, lo, hi) for role, lo, hi in kept if hi > lo]
 
 
 def slab_split(start, size: int, period: int, test_fraction: float, val_fraction: float, offset: int = 0,
-               buffer: int = 0) -> np.ndarray:
+               buffer: int = 0, faces: str = "all") -> np.ndarray:
     """Roles of extended objects by the slab along a periodic axis that holds each one whole.
 
     Parameters
@@ -189,7 +202,9 @@ def slab_split(start, size: int, period: int, test_fraction: float, val_fraction
         Cell where the test slab starts.
     buffer : int
         Cells taken out at each face between slabs (objects of different roles are then at least
-        ``buffer`` cells apart).
+        ``buffer`` cells apart), or only between training and test objects (``faces``).
+    faces : {"all", "test_train"}
+        Which faces the buffer is taken at (:func:`slab_bounds`).
 
     Returns
     -------
@@ -197,7 +212,7 @@ def slab_split(start, size: int, period: int, test_fraction: float, val_fraction
     """
     along = (np.asarray(start, dtype=np.int64) - offset) % period
     roles = np.full(len(along), DROPPED, dtype=np.int8)
-    for role, lo, hi in slab_bounds(period, test_fraction, val_fraction, offset, buffer):
+    for role, lo, hi in slab_bounds(period, test_fraction, val_fraction, offset, buffer, faces):
         roles[(along >= lo) & (along + size <= hi)] = role
     return roles
 

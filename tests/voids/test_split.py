@@ -5,7 +5,8 @@ from hypothesis import assume, given, settings, strategies as st
 
 from cosmodl.errors import ConfigError
 from cosmodl.splits import TEST, TRAIN, VAL, random_split, split_record
-from cosmodl.voids.split import overlap_cells, spatial_split, voids_crossing_faces
+from cosmodl.voids.split import (overlap_cells, planned_buffer, resolve_buffer, spatial_split,
+                                 voids_crossing_faces)
 from cosmodl.voids.subboxes import SubboxLattice
 
 
@@ -81,18 +82,43 @@ def test_too_thin_slab_is_a_clear_error():
         spatial_split(lattice, 0.2, 0.3)
 
 
-def test_buffer_keeps_test_and_training_subboxes_apart_and_zero_changes_nothing():
+def min_gap(x, roles, a, b, size, n):
+    """Fewest cells between a subbox of role a and one of role b along a periodic axis of n cells."""
+    xa, xb = np.unique(x[roles == a]), np.unique(x[roles == b])
+    return np.minimum((xb[None] - (xa[:, None] + size)) % n, (xa[:, None] - (xb[None] + size)) % n).min()
+
+
+@pytest.mark.parametrize("faces", ["test_train", "all"])
+def test_buffer_keeps_test_and_training_subboxes_apart_and_zero_changes_nothing(faces):
     lattice = SubboxLattice(512.0, 256, 32, 4)
     plain = spatial_split(lattice, 0.25, 0.25)
-    np.testing.assert_array_equal(plain, spatial_split(lattice, 0.25, 0.25, buffer_mpc=0.0))
-    buffered = spatial_split(lattice, 0.25, 0.25, buffer_mpc=39.0)  # 19.5 cells of 2 Mpc/h -> 20
+    np.testing.assert_array_equal(plain, spatial_split(lattice, 0.25, 0.25, buffer_mpc=0.0, faces=faces))
+    buffered = spatial_split(lattice, 0.25, 0.25, buffer_mpc=39.0, faces=faces)  # 19.5 cells of 2 Mpc/h -> 20
     np.testing.assert_array_equal(buffered == TEST, plain == TEST)  # the test set does not change
     x = lattice.origins()[:, 0]
-    for a, b in [(TEST, TRAIN), (VAL, TRAIN), (TEST, VAL)]:
-        xa, xb = np.unique(x[buffered == a]), np.unique(x[buffered == b])
-        gaps = np.minimum((xb[None] - (xa[:, None] + 32)) % 256, (xa[:, None] - (xb[None] + 32)) % 256)
-        assert gaps.min() >= 20
+    assert min_gap(x, buffered, TEST, TRAIN, 32, 256) >= 20
+    if faces == "all":
+        assert min_gap(x, buffered, VAL, TRAIN, 32, 256) >= 20 and min_gap(x, buffered, TEST, VAL, 32, 256) >= 20
+    else:  # validation keeps its slab next to the test slab; only training gives up cells
+        np.testing.assert_array_equal(buffered == VAL, plain == VAL)
+        assert min_gap(x, buffered, TEST, VAL, 32, 256) == 0
     assert (buffered == TRAIN).sum() < (plain == TRAIN).sum()
+
+
+def test_test_train_gap_holds_through_a_validation_slab_thinner_than_it():
+    lattice = SubboxLattice(512.0, 256, 16, 4)
+    roles = spatial_split(lattice, 0.25, 0.0625, buffer_mpc=80.0)  # val slab 16 cells, gap 40
+    x = lattice.origins()[:, 0]
+    assert min_gap(x, roles, TEST, TRAIN, 16, 256) == 40 and np.any(roles == VAL)
+
+
+def test_default_buffer_is_twice_the_largest_void_radius():
+    assert resolve_buffer("auto", [10.0, 37.5, 12.0]) == 75.0 and resolve_buffer(0, [40.0]) == 0.0
+    assert resolve_buffer("auto", []) == 0.0
+    cfg = {"split": {"buffer": "auto"}, "catalogue": {"source": "find", "find": {"radii": [10, 40, 20]}}}
+    assert planned_buffer(cfg) == 80.0
+    cfg["catalogue"]["source"] = "file"  # known only once the split step reads the catalogue
+    assert planned_buffer(cfg) is None
 
 
 def brute_crossing(voids, lattice, roles, a, b):
@@ -118,5 +144,8 @@ def test_voids_crossing_faces_counts_spheres_reaching_both_sets():
     assert crossing["val|train"] == brute_crossing(voids, lattice, roles, VAL, TRAIN) > 0
     planted = {"x": np.array([1.0, 60.0]), "y": np.zeros(2), "z": np.zeros(2), "radius": np.array([20.0, 20.0])}
     assert voids_crossing_faces(planted, lattice, roles)["test|train"] == 1  # only the one on the x = 0 face
-    far = spatial_split(lattice, 0.25, 0.3, buffer_mpc=80.0)  # 2 R_max: no sphere reaches two sets
+    far = spatial_split(lattice, 0.25, 0.3, buffer_mpc=80.0, faces="all")  # 2 R_max: no sphere reaches two sets
     assert voids_crossing_faces(voids, lattice, far) == {"test|train": 0, "val|train": 0, "test|val": 0}
+    default = spatial_split(lattice, 0.25, 0.3, buffer_mpc=80.0)  # the gap between training and test only
+    crossing = voids_crossing_faces(voids, lattice, default)
+    assert crossing["test|train"] == 0 and crossing["test|val"] > 0

@@ -1,10 +1,13 @@
 """The voids stage under the stage contract (tests/stage_contract.py) on a tiny run of its own steps."""
 
 import numpy as np
+import pytest
 
+from cosmodl.errors import ConfigError
 from cosmodl.splits import load_split
 from cosmodl.voids import evaluate, figures, learn, split, subboxes
 from cosmodl.voids import stage as steps
+from cosmodl.voids.data import load_catalogue, write_catalogue
 from stage_contract import StageContract, TinyRun
 
 TASKS = ("map", "counts")
@@ -52,3 +55,22 @@ class TestVoidsContract(StageContract):
             if shared.max() > 0:
                 return f"{int((shared > 0).sum())} {name} subboxes overlap training subboxes"
         return ""
+
+    def test_the_default_split_keeps_every_void_sphere_out_of_test_or_training(self, run, tmp_path):
+        """Issue 19: the default gap is twice the largest void radius; buffer 0 is the old, leaky-through-voids one."""
+        voids_path, index = run.folder / "voids.fits", run.folder / "index.fits"
+        voids, box = load_catalogue(voids_path, "voids")
+        params = run.split["params"]
+        assert params["buffer"] == "auto" and params["buffer_mpc"] == pytest.approx(2 * voids["radius"].max())
+        assert run.split["voids_crossing"]["test|train"] == 0
+        cfg = self.reads(self.config({"split": {"buffer": 0}}), "voids_split")
+        touching = steps.split(cfg, index, voids_path, "spatial", tmp_path / "touching.json")
+        assert touching["voids_crossing"]["test|train"] > 0
+        np.testing.assert_array_equal(touching["test"], run.split["test"])  # the same test set either way
+        assert len(touching["train"]) > len(run.split["train"])
+        big = dict(voids, radius=np.where(voids["radius"] == voids["radius"].max(), 60.0, voids["radius"]))
+        write_catalogue(big, tmp_path / "big.fits", "voids", box, "test")  # a file whose voids reach 60 Mpc/h
+        cfg = self.reads(self.config({}), "voids_split")
+        with pytest.raises(ConfigError, match=r"big.fits: split.buffer = auto is 120 Mpc/h\): split: the train slab"):
+            steps.split(cfg, index, tmp_path / "big.fits", "spatial", tmp_path / "big.json")
+        assert not (tmp_path / "big.json").exists()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..errors import ConfigError
 from ..splits import TRAIN, VAL, check_fractions, random_split
 from ..training.config import train_settings
-from .split import spatial_split
+from .split import planned_buffer, spatial_split
 from .subboxes import SubboxLattice
 
 
@@ -30,11 +30,15 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"config keys voids.split.test_fraction = {spl['test_fraction']} and "
                           f"voids.split.val_fraction = {spl['val_fraction']}: they must sum below 1") from None
     lattice = SubboxLattice.from_config(voids)
+    buffer = planned_buffer(voids)  # None: 'auto' with a catalogue file, checked when the split reads it
     try:
         spatial = spatial_split(lattice, spl["test_fraction"], spl["val_fraction"], spl["axis"], spl["offset_cells"],
-                                spl["buffer"])
+                                buffer or 0.0, spl["faces"])
     except ConfigError as exc:
-        raise ConfigError(f"config keys voids.split and voids.subboxes: {exc}") from None
+        auto = (" (auto: twice the largest radius of voids.catalogue.find.radii)"
+                if spl["buffer"] == "auto" else "")
+        raise ConfigError(f"config keys voids.split and voids.subboxes, split.buffer = {spl['buffer']}{auto}: "
+                          f"{exc}") from None
     sizes = {"spatial": (int((spatial == TRAIN).sum()), int((spatial == VAL).sum()))}
     if voids["leakage"]["enabled"] or spl["method"] == "random":
         roles = random_split(lattice.n_subboxes, spl["test_fraction"], spl["val_fraction"], spl["seed"])

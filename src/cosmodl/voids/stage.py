@@ -14,11 +14,12 @@ import numpy as np
 from .data import load_catalogue, positions, read_catalogue, validate_catalogue, write_catalogue
 from .simulate import make_mock_galaxies
 from ..cosmology import planck18
+from ..errors import ConfigError
 from ..io import write_json
 from ..splits import random_split, split_record
 from .finder import density_contrast, find_voids
 from .resources import check_memory
-from .split import buffer_cells, spatial_split, voids_crossing_faces
+from .split import buffer_cells, resolve_buffer, spatial_split, voids_crossing_faces
 from .subboxes import SubboxLattice, build_subbox_products, lattice_from_index
 
 log = logging.getLogger(__name__)
@@ -117,23 +118,29 @@ def subbox_products(cfg: dict, galaxies_path: str, voids_path: str, outputs: dic
 def split(cfg: dict, index_path: str, voids_path: str, method: str, out_path: str) -> dict:
     """Write the split file of ``method`` (spatial | random) for the subboxes in ``index_path``.
 
-    The file also records, for the chosen ``split.buffer``, how many void spheres of
-    ``voids_path`` reach into subboxes of two different roles (:func:`voids_crossing_faces`).
+    ``split.buffer = auto`` is twice the largest radius in ``voids_path`` (:func:`resolve_buffer`).
+    The file also records how many void spheres of ``voids_path`` reach into subboxes of two
+    different roles (:func:`voids_crossing_faces`).
     """
     spl = cfg["split"]
     lattice = lattice_from_index(index_path)
+    voids, _ = load_catalogue(voids_path, "voids")
     if method == "spatial":
-        roles = spatial_split(lattice, spl["test_fraction"], spl["val_fraction"], spl["axis"], spl["offset_cells"],
-                              spl["buffer"])
-        params = {k: spl[k] for k in ("test_fraction", "val_fraction", "axis", "offset_cells", "buffer")}
-        params["buffer_cells"] = buffer_cells(spl["buffer"], lattice.cell)
+        buffer = resolve_buffer(spl["buffer"], voids["radius"])
+        try:
+            roles = spatial_split(lattice, spl["test_fraction"], spl["val_fraction"], spl["axis"],
+                                  spl["offset_cells"], buffer, spl["faces"])
+        except ConfigError as exc:
+            raise ConfigError(f"config keys voids.split and voids.subboxes ({voids_path}: split.buffer = "
+                              f"{spl['buffer']} is {buffer:g} Mpc/h): {exc}") from None
+        params = {k: spl[k] for k in ("test_fraction", "val_fraction", "axis", "offset_cells", "buffer", "faces")}
+        params.update(buffer_mpc=buffer, buffer_cells=buffer_cells(buffer, lattice.cell))
     elif method == "random":
         roles = random_split(lattice.n_subboxes, spl["test_fraction"], spl["val_fraction"], spl["seed"])
         params = {k: spl[k] for k in ("test_fraction", "val_fraction", "seed")}
     else:
         raise ValueError(f"split method must be 'spatial' or 'random', got {method!r}")
     params.update(subbox_size=lattice.size, stride=lattice.stride, n_cells=lattice.n_cells, wrap=lattice.wrap)
-    voids, _ = load_catalogue(voids_path, "voids")
     crossing = voids_crossing_faces(voids, lattice, roles, spl["axis"])
     # the random split interleaves overlapping subboxes: its test set shares volume with training
     record = split_record(roles, method, params, leaky=(method == "random"), voids_crossing=crossing)
