@@ -32,6 +32,9 @@ PARSE_CASES = {
     "no stage at all": ({"stages": []}, r"stages: \[\] should be non-empty"),
     "train_overrides of a network not in use": (
         {"lensing": {"train_overrides": {"vae": {"lr": -1.0}}}}, r"lensing.train \(\+ train_overrides.vae\)"),
+    "specz spike heights in the wrong order": (
+        {"specz": {"data": "realistic", "realistic": {"spike_amplitude": [20.0, 5.0]}}},
+        r"specz.realistic.spike_amplitude = \[20.0, 5.0\]: need 0 <= low <= high"),
     "voids gap at every face with no room for it": (
         {"voids": {"split": {"faces": "all"}}}, r"voids.split and voids.subboxes, split.buffer = auto \(auto: twice "
                                                 r"the largest radius of voids.catalogue.find.radii\): .* the val slab"),

@@ -152,15 +152,16 @@ def test_smoke_generates_spectra_trains_and_evaluates_the_specz_stage(repo_root,
     jsonschema.validate(metrics, load_yaml(repo_root / "src/cosmodl/schemas/specz_metrics.schema.yaml"))
     noisy = metrics["noise"]["noisy"]
     assert set(metrics["noise"]) == {"noisy"} and noisy["snr"] == 1.0 and noisy["n_test"] == 256
-    assert set(noisy["methods"]) == {"cnn3_noisy_512", "template", "forest"}
+    assert set(noisy["methods"]) == {"cnn3_noisy_512", "template", "nnls", "learned", "robust", "forest"}
+    assert metrics["data"] == "templates" and noisy["data"] == "templates"
     assert noisy["methods"]["cnn3_noisy_512"]["n_train"] == 512
     # the template fit knows the spectra's templates: far above chance even at SNR 1
     assert noisy["methods"]["template"]["mode"]["within_5"] > 0.5
     with np.load(sz / "data/test.npz") as test:
         assert test["noisy"].shape == (256, 1780) and test["clean"].shape == (256, 1780)
     names = {p.name for p in (sz / "figures").glob("*.png")}
-    assert names == {"redshift_density.png", "accuracy_vs_size.png", "examples.png", "calibration.png",
-                     "training_curves.png"}
+    assert names == {"redshift_density.png", "learning_curve.png", "purity_completeness.png", "examples.png",
+                     "calibration.png", "training_curves.png"}
     assert "| noisy (SNR 1) | template |" in (sz / "metrics_table.md").read_text()
     assert not (sz / "checkpoints").exists() or not any((sz / "checkpoints").rglob("checkpoint.pt"))
 

@@ -12,7 +12,8 @@ SPECZ_RUNS = {
 }
 SPECZ_FIGURES = [
     "redshift_density.png",
-    "accuracy_vs_size.png",
+    "learning_curve.png",
+    "purity_completeness.png",
     "examples.png",
     "calibration.png",
 ]

@@ -18,8 +18,8 @@ specz_figures         ``figures.specz_figures``
 
 # The entries of config['specz'] each rule's step reads (cosmodl.contract.step_config: the rule's params).
 READS = {
-    "specz_sets": ("seed", "spectra", "snr", "n_val", "n_test"),
-    "specz_train": ("seed", "spectra", "snr", "model", "train", "train_overrides"),
-    "specz_evaluate": ("seed", "spectra", "snr", "n_val", "n_test", "methods", "baselines"),
-    "specz_figures": ("spectra", "snr", "noise", "figures"),
+    "specz_sets": ("seed", "data", "spectra", "realistic", "snr", "n_val", "n_test"),
+    "specz_train": ("seed", "data", "spectra", "realistic", "snr", "model", "train", "train_overrides"),
+    "specz_evaluate": ("seed", "data", "spectra", "realistic", "snr", "n_val", "n_test", "methods", "baselines"),
+    "specz_figures": ("data", "spectra", "snr", "noise", "figures"),
 }

@@ -20,6 +20,10 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"specz.spectra: (z_max - z_min) / dz = ({s.z_max} - {s.z_min}) / {s.dz} = {classes:.4f} "
                           "is not a whole number of redshift classes")
     SpectrumMaker(s)  # refuses a z range the templates do not cover on the observed grid
+    if cfg["data"] == "realistic":
+        from .realistic import RealisticSettings
+
+        RealisticSettings(**cfg["realistic"])  # ranges the schema cannot express (spike_amplitude low <= high)
     bins = cfg["baselines"]["forest_bins"]
     if "forest" in cfg["methods"] and bins > s.n_pixels:
         raise ConfigError(f"specz.baselines.forest_bins = {bins} is more than the {s.n_pixels} pixels of a spectrum "

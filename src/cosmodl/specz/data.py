@@ -94,7 +94,7 @@ def make_spectra(maker: SpectrumMaker, seed: int, set_name: str, positions, snr:
     s = maker.s
     d = draws(seed, set_name, positions, s.n_sed, s.z_min, s.z_max)
     eps = noise(d["noise_seed"], s.n_pixels) if snr is not None else None
-    flux = maker.spectra(d["sed"], d["z"], eps, snr)
+    flux = maker.spectra(d["sed"], d["z"], eps, snr, sample_seed=d["noise_seed"])
     return {"flux": flux, "z": d["z"], "label": s.class_of(d["z"]), "sed": d["sed"], "noise_seed": d["noise_seed"]}
 
 
@@ -145,7 +145,8 @@ def write_set(maker: SpectrumMaker, seed: int, set_name: str, n: int, snr: float
         clean = make_spectra(maker, seed, set_name, pos, None)
         parts["clean"].append(clean["flux"])
         if snr is not None:
-            parts["noisy"].append(clean["flux"] + noise(clean["noise_seed"], maker.s.n_pixels) / np.float32(snr))
+            parts["noisy"].append(maker.add_noise(clean["flux"], clean["noise_seed"],
+                                                  noise(clean["noise_seed"], maker.s.n_pixels), snr))
         for key in ("z", "label", "sed"):
             parts[key].append(clean[key])
     arrays = {k: np.concatenate(v) for k, v in parts.items() if v}

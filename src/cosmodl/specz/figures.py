@@ -2,8 +2,9 @@
 
 * ``redshift_density.png`` - z_true against z_pred (most probable class), one panel per method
   and noise level, counts on a log colour scale.
-* ``accuracy_vs_size.png`` - class accuracy and accuracy within 5 classes against the training
-  size, CNNs of each depth, clean and noisy, with the template fit and the forest as lines.
+* ``learning_curve.png`` - class accuracy, catastrophic rate and sigma_NMAD against the training
+  size, CNNs of each depth, clean and noisy, with the classical baselines as lines.
+* ``purity_completeness.png`` - purity against completeness, surest answers first, per method.
 * ``examples.png`` - test spectra (noisy over clean) with the true and predicted redshifts and
   the emission lines marked where they fall at the true z.
 * ``calibration.png`` - PIT histograms per method (flat when the probabilities are calibrated).
@@ -17,11 +18,13 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
 
 from ..figures.common import plot_training_curves, plt, save_figure
 from .spectra import LINES
 
-METHOD_NAME = {"template": "template fit", "forest": "random forest"}
+METHOD_NAME = {"template": "template fit", "nnls": "non-negative template fit",
+               "learned": "learned-template fit", "robust": "spike-clipped template fit", "forest": "random forest"}
 NOISE_COLOUR = {"clean": "tab:blue", "noisy": "tab:red"}
 
 
@@ -85,40 +88,85 @@ def plot_redshift_density(metrics: dict, predictions: dict, z_min: float, z_max:
     return fig
 
 
-def plot_accuracy_vs_size(metrics: dict):
-    """Accuracy (left) and accuracy within 5 classes (right) against training size."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    styles = {1: "--o", 2: "-.s", 3: "-s"}
-    for level, doc in metrics["noise"].items():
-        colour = NOISE_COLOUR[level]
+METHOD_COLOUR = {"cnn1": "tab:blue", "cnn3": "tab:red", "template": "k", "nnls": "tab:purple",
+                 "learned": "tab:green", "robust": "tab:orange", "forest": "tab:brown"}
+BASELINE_STYLE = {"template": "-", "nnls": "--", "learned": "-.", "robust": ":", "forest": (0, (1, 3))}
+CURVE_PANELS = (("accuracy", "class accuracy (Δz = 0.001)", "linear"),
+                ("catastrophic", "catastrophic rate (|Δz|/(1+z) > 0.003)", "log"),
+                ("sigma_nmad", "σ_NMAD of Δz/(1+z)", "log"))
+
+
+def plot_learning_curve(metrics: dict):
+    """Accuracy, catastrophic rate and sigma_NMAD (columns) against training size, one row per noise
+    level: CNNs as curves, the classical baselines (a fixed training set or none) as horizontal lines."""
+    levels = list(metrics["noise"])
+    fig, axes = plt.subplots(len(levels), 3, figsize=(15, 3.6 * len(levels)), constrained_layout=True,
+                             squeeze=False)
+    sizes = sorted({m["n_train"] for doc in metrics["noise"].values() for m in doc["methods"].values()
+                    if m["kind"] == "cnn"})
+    for row, level in zip(axes, levels):
+        doc = metrics["noise"][level]
         runs = {}
         for name, m in doc["methods"].items():
             if m["kind"] == "cnn":
                 runs.setdefault(m["blocks"], []).append((m["n_train"], m["mode"]))
-        for ax, key in zip(axes, ("accuracy", "within_5")):
+        for ax, (key, title, scale) in zip(row, CURVE_PANELS):
             for blocks, points in sorted(runs.items()):
                 points.sort(key=lambda t: t[0])
-                ax.plot([n for n, _ in points], [s[key] for _, s in points], styles.get(blocks, "-^"), c=colour,
-                        label=f"CNN {blocks} block{'s' if blocks > 1 else ''}, {level}")
-            for name, ls, lw in (("template", "-.", 2.0), ("forest", ":", 1.5)):
+                ax.plot([n for n, _ in points], [max(v[key], 1e-5) for _, v in points], "-o", lw=2,
+                        c=METHOD_COLOUR.get(f"cnn{blocks}", "tab:gray"),
+                        label=f"CNN {blocks} block{'s' if blocks > 1 else ''}")
+            for name, ls in BASELINE_STYLE.items():
                 if name in doc["methods"]:
-                    ax.axhline(doc["methods"][name]["mode"][key], ls=ls, c=colour, lw=lw, alpha=0.7,
-                               label=f"{METHOD_NAME[name]}, {level}"
-                                     + (f" ({doc['methods'][name]['n_train']} spectra)" if name == "forest" else ""))
-    sizes = sorted({m["n_train"] for doc in metrics["noise"].values() for m in doc["methods"].values()
-                    if m["kind"] == "cnn"})
-    for ax, title in zip(axes, ("class accuracy (Δz = 0.001)", "within ±5 classes")):
-        ax.set_xscale("log")
-        if sizes:
-            ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
-            ax.minorticks_off()
-        ax.set_xlabel("training spectra")
-        ax.set_ylabel(title)
-        ax.set_ylim(0, 1.02)
-        ax.axhline(1 / 800 if "within" not in title else 11 / 800, c="grey", lw=0.8)
+                    m = doc["methods"][name]
+                    ax.axhline(max(m["mode"][key], 1e-5), ls=ls, c=METHOD_COLOUR[name], lw=1.5,
+                               label=method_name(name) + (f" ({m['n_train']:,} spectra)" if m["n_train"] else ""))
+            ax.set_xscale("log")
+            ax.set_yscale(scale)
+            if scale == "log":  # ticks at 1, 2, 5 per decade: a panel may span less than one decade
+                ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+                ax.yaxis.set_minor_locator(NullLocator())
+            if sizes:
+                ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+                ax.minorticks_off()
+            snr = doc["snr"]
+            ax.set_title(f"{title}, {level}{f' (SNR {snr:g})' if snr else ''}", fontsize=9)
+            ax.grid(alpha=0.3, which="both")
+        row[0].set_ylim(0, 1.02)
+        row[2].axhline(1e-3, c="grey", lw=0.8)
+    for ax in axes[-1]:
+        ax.set_xlabel("training spectra (CNNs)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="outside right center")
+    fig.suptitle(f"specz, {metrics.get('data', '')} set: test-set scores against the CNNs' training size "
+                 "(horizontal lines: classical baselines; grey line at σ_NMAD = 1e-3)", fontsize=11)
+    return fig
+
+
+def plot_purity_completeness(metrics: dict):
+    """Purity (share not catastrophic) against completeness (share kept, surest first), per method."""
+    levels = list(metrics["noise"])
+    fig, axes = plt.subplots(1, len(levels), figsize=(5.5 * len(levels), 4.2), constrained_layout=True,
+                             squeeze=False, sharey=True)
+    for ax, level in zip(axes[0], levels):
+        methods = metrics["noise"][level]["methods"]
+        for name in shown_methods(methods) + [n for n in BASELINE_STYLE if n in methods and n not in ("template",
+                                                                                                      "forest")]:
+            m = methods[name]
+            curve = m["purity"]["curve"]
+            colour = METHOD_COLOUR.get(f"cnn{m.get('blocks')}" if m["kind"] == "cnn" else name, "tab:gray")
+            ax.plot(curve["completeness"], curve["purity"], ls=BASELINE_STYLE.get(name, "-"), c=colour, lw=1.8,
+                    label=f"{method_name(name)} ({m['purity']['completeness_at_99_purity']:.2f} at 99 %)")
+        ax.axhline(0.99, c="grey", lw=0.8)
+        snr = metrics["noise"][level]["snr"]
+        ax.set_title(f"{level}{f' (SNR {snr:g})' if snr else ''}", fontsize=10)
+        ax.set_xlabel("completeness (share of test spectra kept, surest first)")
+        ax.set_xlim(0, 1)
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, loc="lower right")
-    axes[0].set_title("grey: chance", fontsize=8, loc="right")
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0, 0].set_ylabel("purity (share with |Δz|/(1+z) ≤ 0.003)")
+    fig.suptitle("Purity against completeness (grey: 99 %; legend: completeness there)", fontsize=11)
     return fig
 
 
@@ -180,7 +228,8 @@ def specz_figures(cfg: dict, metrics: dict, test_path, prediction_paths, history
         test = {k: t[k] for k in t.files}
     written = [save_figure(plot_redshift_density(metrics, predictions, s["z_min"], s["z_max"]),
                            out_dir / "redshift_density.png"),
-               save_figure(plot_accuracy_vs_size(metrics), out_dir / "accuracy_vs_size.png"),
+               save_figure(plot_learning_curve(metrics), out_dir / "learning_curve.png"),
+               save_figure(plot_purity_completeness(metrics), out_dir / "purity_completeness.png"),
                save_figure(plot_examples(test, predictions, test["wave"], cfg["figures"]["examples"], cfg["snr"]),
                            out_dir / "examples.png"),
                save_figure(plot_calibration(metrics), out_dir / "calibration.png")]

@@ -1,8 +1,12 @@
 """Redshift metrics of the specz stage: class accuracy, photo-z style scatter and outliers, calibration.
 
 Conventions: dz = (z_pred - z_true) / (1 + z_true); sigma_NMAD = 1.4826 median(|dz - median(dz)|);
-an outlier has |dz| above a threshold (0.15, the photo-z convention, and 0.01, which matters at
-spectroscopic precision: 0.01 is about 25 classes at z = 1.4).
+a *catastrophic* redshift has |dz| > 0.003 (Frontera-Pons et al. 2019, the seed group's criterion:
+about 3 to 8 classes of 0.001 over 1 <= z < 1.8); outliers at 0.15 (the photo-z convention) and
+0.01 are kept beside it. A method's confidence (its softmax peak, or a template fit's chi^2 gap)
+orders its answers: keeping the most confident share c of the test set (completeness) leaves a
+share p of them not catastrophic (purity); ``completeness_at_99_purity`` is the largest c with
+p >= 0.99 (what a survey could keep at a 1 % failure budget).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 OUTLIER_THRESHOLDS = (0.15, 0.01)
+CATASTROPHIC = 0.003
 
 
 def sigma_nmad(dz: np.ndarray) -> float:
@@ -32,9 +37,54 @@ def redshift_metrics(z_true, z_pred, class_true, class_pred) -> dict:
     dz = (z_pred - z_true) / (1 + z_true)
     out = {"n": int(len(z_true)), "accuracy": float(np.mean(off == 0)), "within_1": float(np.mean(off <= 1)),
            "within_5": float(np.mean(off <= 5)), "sigma_nmad": sigma_nmad(dz)}
+    out["catastrophic"] = float(np.mean(np.abs(dz) > CATASTROPHIC))
     for t in OUTLIER_THRESHOLDS:
         out[f"outliers_{t:g}"] = float(np.mean(np.abs(dz) > t))
     return out
+
+
+def is_catastrophic(z_true, z_pred) -> np.ndarray:
+    """|z_pred - z_true| / (1 + z_true) > 0.003, per spectrum (N,) bool."""
+    z_true = np.asarray(z_true, np.float64)
+    return np.abs(np.asarray(z_pred, np.float64) - z_true) / (1 + z_true) > CATASTROPHIC
+
+
+def purity_completeness(confidence, catastrophic, purity_target: float = 0.99, n_points: int = 21) -> dict:
+    """Purity against completeness when only the most confident answers are kept.
+
+    Parameters
+    ----------
+    confidence : ndarray (N,)
+        Higher is surer; answers of equal confidence are kept or dropped together.
+    catastrophic : ndarray (N,) bool
+    purity_target : float
+    n_points : int
+        Completeness values at which the curve is stored (evenly spaced in (0, 1]).
+
+    Returns
+    -------
+    dict
+        ``completeness_at_99_purity`` (the largest completeness whose purity reaches
+        ``purity_target``; 0 when even the surest answer fails), and ``curve``: ``completeness``
+        and ``purity`` lists.
+    """
+    confidence = np.asarray(confidence, np.float64)
+    bad = np.asarray(catastrophic, bool)
+    n = len(bad)
+    order = np.argsort(-confidence, kind="stable")
+    kept = np.arange(1, n + 1)
+    purity = 1.0 - np.cumsum(bad[order]) / kept
+    # a cut can only fall between different confidences: keep the last index of each tie group
+    ends = np.r_[np.flatnonzero(np.diff(confidence[order]) != 0), n - 1]
+    completeness = kept[ends] / n
+    purity = purity[ends]
+    ok = purity >= purity_target
+    best = float(completeness[ok].max()) if ok.any() else 0.0
+    grid = np.linspace(1.0 / (n_points - 1), 1.0, n_points - 1)
+    at = np.minimum(np.searchsorted(completeness, grid - 1e-12), len(completeness) - 1)
+    return {"completeness_at_99_purity": best,
+            "curve": {"completeness": [float(c) for c in completeness[at]],
+                      "purity": [float(v) for v in purity[at]]}}
 
 
 def softmax_estimates(prob: np.ndarray, centres: np.ndarray) -> dict:
@@ -89,11 +139,15 @@ def calibration(prob: np.ndarray, centres: np.ndarray, z_true: np.ndarray, n_bin
 
 
 def all_metrics(prob: np.ndarray, centres: np.ndarray, z_true: np.ndarray, class_true: np.ndarray,
-                z_min: float, dz: float) -> dict:
-    """Metrics of the mode (the class) and of the softmax mean, and the calibration, of one method."""
+                z_min: float, dz: float, confidence: np.ndarray | None = None) -> dict:
+    """Metrics of the mode (the class) and of the softmax mean, the calibration, and the purity
+    against completeness of the mode ordered by ``confidence`` (default: the probability peak)."""
     est = softmax_estimates(prob, centres)
     class_pred = np.argmax(prob, axis=1)
     class_mean = np.clip(np.floor((est["mean"] - z_min) / dz), 0, len(centres) - 1).astype(int)
+    if confidence is None:
+        confidence = np.max(prob, axis=1)
     return {"mode": redshift_metrics(z_true, est["mode"], class_true, class_pred),
             "mean": redshift_metrics(z_true, est["mean"], class_true, class_mean),
-            "calibration": calibration(prob, centres, z_true)}
+            "calibration": calibration(prob, centres, z_true),
+            "purity": purity_completeness(confidence, is_catastrophic(z_true, est["mode"]))}

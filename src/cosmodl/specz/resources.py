@@ -1,8 +1,9 @@
 """Peak-memory estimates of the specz steps (a rule's ``mem_mb``), from the config.
 
 The stored sets hold every validation and test spectrum clean and noisy (float32); evaluation
-adds each method's class probabilities over the test set, the random forest's training spectra
-and the template fit's orthonormal bases (classes x pixels x 8 float32, with float64 work copies).
+adds each method's class probabilities over the test set, the random forest's training spectra,
+the learned templates' training spectra and the template fit's orthonormal bases (classes x pixels
+x 8 float32, with float64 work copies).
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ def estimate_mb(step: str, cfg: dict, n_networks: int | None = None) -> int:
         forest = cfg["baselines"]["forest_train"] * pixels * 4 / MB
         probabilities = cfg["n_test"] * classes * 4 * (n_networks + 2) / MB
         bases = classes * pixels * 8 * (4 + 8) / MB
-        return int(TORCH_BASE_MB + sets + 3 * forest + probabilities + bases)
+        # learned templates: the clean training spectra on the rest grid (about as many samples as
+        # pixels), float64, with its mask and work copies
+        learned = cfg["baselines"]["learned_train"] * pixels * 8 * 4 / MB if "learned" in cfg["methods"] else 0
+        return int(TORCH_BASE_MB + sets + 3 * forest + probabilities + bases + learned)
     if step == "small":
         return 1500
     raise ValueError(f"unknown specz step {step!r}")
@@ -52,4 +56,5 @@ def check_memory(step: str, cfg: dict, n_networks: int | None = None) -> None:
     keys = {"specz.n_val": cfg["n_val"], "specz.n_test": cfg["n_test"]}
     if step == "evaluate":
         keys["specz.baselines.forest_train"] = cfg["baselines"]["forest_train"]
+        keys["specz.baselines.learned_train"] = cfg["baselines"]["learned_train"]
     require_memory(estimate_mb(step, cfg, n_networks), f"specz step {step!r}", keys)

@@ -220,42 +220,68 @@ class SpectrumMaker:
         """The 5 basis templates at resolution R on the rest window (5, K_rest) (cross-correlation)."""
         return self.convolve(self.template_flux[:, self._wide])[:, self._crop]
 
-    def interpolation(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Left rest-grid index (B, n_pixels) and weight of the right neighbour for redshifts ``z`` (B,)."""
-        x = (self.ln_obs[None, :] - np.log1p(np.asarray(z, np.float64))[:, None] - self.ln_rest0) / self.ln_step
+    def interpolation(self, z: np.ndarray, shift_a: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Left rest-grid index (B, n_pixels) and weight of the right neighbour for redshifts ``z`` (B,).
+
+        ``shift_a`` (B,): a calibration error, A; pixel p then sees wavelength ``wave[p] + shift``.
+        """
+        ln_obs = self.ln_obs[None, :]
+        if shift_a is not None:
+            ln_obs = np.log(self.s.wave[None, :] + np.asarray(shift_a, np.float64)[:, None])
+        x = (ln_obs - np.log1p(np.asarray(z, np.float64))[:, None] - self.ln_rest0) / self.ln_step
         i = np.floor(x).astype(np.int64)
         return i, (x - i).astype(np.float32)
 
-    def observe(self, seds: np.ndarray, z: np.ndarray) -> np.ndarray:
+    def observe(self, seds: np.ndarray, z: np.ndarray, shift_a: np.ndarray | None = None) -> np.ndarray:
         """Rest SEDs (B, K_rest) seen at redshifts ``z`` (B,) on the observed grid, unit mean flux.
 
         Returns
         -------
         ndarray (B, n_pixels) float32
         """
-        i, w = self.interpolation(z)
+        i, w = self.interpolation(z, shift_a)
         rows = np.arange(len(seds))[:, None]
         flux = seds[rows, i] * (1 - w) + seds[rows, i + 1] * w
         return (flux / flux.mean(axis=1, keepdims=True)).astype(np.float32)
 
+    kind = "templates"
+
+    @property
+    def pixel_sigma(self) -> np.ndarray:
+        """Noise standard deviation per pixel (n_pixels,) in units of 1 / SNR: white, all ones."""
+        return np.ones(self.s.n_pixels, np.float32)
+
+    def observe_clean(self, sed_index, z, sample_seed=None) -> np.ndarray:
+        """Noiseless spectra of library SEDs ``sed_index`` (B,) at ``z`` (B,), unit mean (B, n_pixels).
+
+        ``sample_seed`` (B,) seeds what a set draws per spectrum besides the noise (none here).
+        """
+        return self.observe(self.library[np.asarray(sed_index)], z)
+
+    def add_noise(self, clean: np.ndarray, sample_seed, gaussian: np.ndarray, snr: float) -> np.ndarray:
+        """``clean + gaussian / snr``: white noise of SNR ``snr`` per pixel (B, n_pixels) float32."""
+        if not snr > 0:
+            raise ConfigError(f"specz: SNR = {snr}: must be > 0")
+        return clean + gaussian.astype(np.float32) / np.float32(snr)
+
     def spectra(self, sed_index: np.ndarray, z: np.ndarray, noise: np.ndarray | None = None,
-                snr: float | None = None) -> np.ndarray:
+                snr: float | None = None, sample_seed=None) -> np.ndarray:
         """Observed spectra of library SEDs ``sed_index`` (B,) at ``z`` (B,).
 
         Parameters
         ----------
         noise : ndarray (B, n_pixels), optional
-            Standard normal draws; added as ``noise / snr`` when ``snr`` is given.
+            Standard normal draws; added through :meth:`add_noise` when ``snr`` is given.
         snr : float, optional
             Signal-to-noise ratio per pixel (relative to the unit mean flux); None: clean.
+        sample_seed : ndarray (B,) of int, optional
+            Each spectrum's seed for the set's other per-spectrum draws (:mod:`cosmodl.specz.realistic`).
 
         Returns
         -------
         ndarray (B, n_pixels) float32
         """
-        flux = self.observe(self.library[np.asarray(sed_index)], z)
+        flux = self.observe_clean(sed_index, z, sample_seed)
         if snr is not None:
-            if snr <= 0:
-                raise ConfigError(f"specz: SNR = {snr}: must be > 0")
-            flux += noise.astype(np.float32) / np.float32(snr)
+            flux = self.add_noise(flux, sample_seed, noise, snr)
         return flux

@@ -46,6 +46,11 @@ def settings(cfg: dict) -> SpectrumSettings:
 
 
 def maker_of(cfg: dict) -> SpectrumMaker:
+    """The spectrum maker of ``specz.data``: the 5 kcorrect templates, or the realistic set."""
+    if cfg["data"] == "realistic":
+        from .realistic import RealisticMaker, RealisticSettings
+
+        return RealisticMaker(settings(cfg), RealisticSettings(**cfg["realistic"]))
     return SpectrumMaker(settings(cfg))
 
 
