@@ -114,6 +114,10 @@ def test_jitter_stays_in_its_range_and_spikes_are_poisson(maker):
     assert counts.mean() == pytest.approx(1.0, rel=0.05) and counts.var() == pytest.approx(1.0, rel=0.1)
     amplitudes = np.concatenate([a for _, a in spikes])
     assert amplitudes.min() >= 5.0 and amplitudes.max() <= 20.0
+    assert np.concatenate([p for p, _ in spikes]).max() < maker.s.n_pixels
+    sky = maker.draw_instrument(seeds, "sky")  # N(0, sky_residual = 1) per line and spectrum
+    assert sky.shape == (4000, 20) and abs(sky.mean()) < 0.01 and sky.std() == pytest.approx(1.0, rel=0.01)
+    assert np.all([len(p) == 0 for p, _ in maker_with(n_sed=10, spikes=0.0).draw_instrument(seeds[:50], "spikes")])
 
 
 def test_noisy_spectrum_is_clean_plus_shaped_noise_sky_and_spikes():
