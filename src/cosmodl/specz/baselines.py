@@ -30,6 +30,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 from sklearn.ensemble import RandomForestClassifier
 
+from .metrics import CATASTROPHIC
 from .spectra import SpectrumMaker
 
 RANK_TOL = 1e-4
@@ -49,6 +50,28 @@ def legendre_continuum(n_pixels: int, degree: int) -> np.ndarray:
     """Legendre polynomials of degree 0 .. ``degree`` over the pixels (P, degree + 1); (P, 0) for -1."""
     x = np.linspace(-1.0, 1.0, n_pixels)
     return np.polynomial.legendre.legvander(x, degree) if degree >= 0 else np.zeros((n_pixels, 0))
+
+
+def weighted_basis(maker: SpectrumMaker, z_grid: np.ndarray, poly_degree: int, rest=None,
+                   pixel_sigma=None) -> tuple[np.ndarray, np.ndarray]:
+    """The fits' design matrices: templates then continuum, rows weighted, columns of unit norm.
+
+    Returns
+    -------
+    basis : ndarray (C, P, k + poly_degree + 1) float64
+        At each trial redshift, the templates (:func:`template_models`) and the Legendre continuum,
+        each pixel multiplied by its weight ``1 / pixel_sigma``, each column scaled to unit norm.
+    weight : ndarray (P,) float32
+        The pixel weights (all ones for white noise); a spectrum is weighted the same way.
+    """
+    z_grid = np.asarray(z_grid, np.float64)
+    models = template_models(maker, z_grid, rest)                              # (C, P, k)
+    poly = legendre_continuum(maker.s.n_pixels, poly_degree)
+    basis = np.concatenate([models, np.broadcast_to(poly, (len(z_grid), *poly.shape))], axis=-1)
+    weight = (np.ones(maker.s.n_pixels) if pixel_sigma is None
+              else 1.0 / np.asarray(pixel_sigma, np.float64)).astype(np.float32)
+    basis = basis * weight[None, :, None]
+    return basis / np.linalg.norm(basis, axis=1, keepdims=True), weight
 
 
 class TemplateFit:
@@ -71,12 +94,7 @@ class TemplateFit:
     def __init__(self, maker: SpectrumMaker, z_grid: np.ndarray, poly_degree: int = 2, rest=None,
                  pixel_sigma=None):
         self.z_grid = np.asarray(z_grid, np.float64)
-        models = template_models(maker, self.z_grid, rest)           # (C, P, k)
-        poly = legendre_continuum(maker.s.n_pixels, poly_degree)
-        basis = np.concatenate([models, np.broadcast_to(poly, (len(self.z_grid), *poly.shape))], axis=-1)
-        self.weight = _weights(pixel_sigma, maker.s.n_pixels)
-        basis = basis * self.weight[None, :, None]
-        basis /= np.linalg.norm(basis, axis=1, keepdims=True)
+        basis, self.weight = weighted_basis(maker, self.z_grid, poly_degree, rest, pixel_sigma)
         # orthonormal basis of each span; directions with singular values below RANK_TOL of the
         # largest (templates nearly alike over the observed window) are dropped, not fitted to noise
         u, sv, _ = np.linalg.svd(basis, full_matrices=False)        # (C, P, k), (C, k)
@@ -104,26 +122,17 @@ class TemplateFit:
         out = [np.argmax(self.projections(flux[s:s + batch]), axis=1) for s in range(0, len(flux), batch)]
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 
-    def probabilities(self, flux: np.ndarray, noise_sigma: float, batch: int = 512) -> np.ndarray:
-        """exp(-chi^2 / 2 sigma^2) normalised over the grid (B, C): a flat-prior posterior."""
-        return chi2_probabilities(self.chi2(flux, batch), noise_sigma)
-
-
-def _weights(pixel_sigma, n_pixels: int) -> np.ndarray:
-    if pixel_sigma is None:
-        return np.ones(n_pixels, np.float32)
-    return (1.0 / np.asarray(pixel_sigma, np.float64)).astype(np.float32)
 
 
 def chi2_probabilities(chi2: np.ndarray, noise_sigma: float) -> np.ndarray:
-    """exp(-chi^2 / 2 sigma^2) normalised over the trial redshifts (B, C) float32."""
+    """exp(-chi^2 / 2 sigma^2) normalised over the trial redshifts (B, C) float32: a flat-prior posterior."""
     logp = -np.asarray(chi2, np.float64) / (2 * noise_sigma**2)
     logp -= logp.max(axis=1, keepdims=True)
     p = np.exp(logp)
     return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def chi2_gap(chi2: np.ndarray, z_grid: np.ndarray, catastrophic: float = 0.003) -> np.ndarray:
+def chi2_gap(chi2: np.ndarray, z_grid: np.ndarray, catastrophic: float = CATASTROPHIC) -> np.ndarray:
     """How much worse the best fit away from the best redshift is: a template fit's confidence (B,).
 
     ``min chi^2`` over trial redshifts with ``|z - z_best| > catastrophic (1 + z_best)`` minus the
@@ -147,15 +156,10 @@ class NonNegativeFit:
     def __init__(self, maker: SpectrumMaker, z_grid: np.ndarray, poly_degree: int = 2, rest=None,
                  pixel_sigma=None):
         self.z_grid = np.asarray(z_grid, np.float64)
-        models = template_models(maker, self.z_grid, rest)                      # (C, P, t)
-        n_t = models.shape[-1]
-        poly = legendre_continuum(maker.s.n_pixels, poly_degree)
-        self.weight = _weights(pixel_sigma, maker.s.n_pixels)
-        basis = np.concatenate([models, np.broadcast_to(poly, (len(self.z_grid), *poly.shape))], axis=-1)
-        basis = basis * self.weight[None, :, None]
-        self.scale = np.linalg.norm(basis, axis=1, keepdims=True)              # columns of unit norm
-        self.basis = (basis / self.scale).astype(np.float32)                    # (C, P, k)
+        basis, self.weight = weighted_basis(maker, self.z_grid, poly_degree, rest, pixel_sigma)
+        self.basis = basis.astype(np.float32)                                   # (C, P, k)
         k = basis.shape[-1]
+        n_t = k - max(poly_degree + 1, 0)                                       # the templates come first
         gram = np.einsum("cpk,cpl->ckl", self.basis.astype(np.float64), self.basis.astype(np.float64))
         supports = [s for r in range(n_t + 1) for s in itertools.combinations(range(n_t), r)]
         self.active = np.zeros((len(supports), k), bool)                       # (S, k)

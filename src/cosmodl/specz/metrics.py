@@ -37,7 +37,7 @@ def redshift_metrics(z_true, z_pred, class_true, class_pred) -> dict:
     dz = (z_pred - z_true) / (1 + z_true)
     out = {"n": int(len(z_true)), "accuracy": float(np.mean(off == 0)), "within_1": float(np.mean(off <= 1)),
            "within_5": float(np.mean(off <= 5)), "sigma_nmad": sigma_nmad(dz)}
-    out["catastrophic"] = float(np.mean(np.abs(dz) > CATASTROPHIC))
+    out["catastrophic"] = float(np.mean(is_catastrophic(z_true, z_pred)))
     for t in OUTLIER_THRESHOLDS:
         out[f"outliers_{t:g}"] = float(np.mean(np.abs(dz) > t))
     return out
