@@ -85,11 +85,6 @@ def check_directory(cfg: dict) -> None:
                           f"{' ...' if len(missing) > 5 else ''}")
 
 
-def source_dim(cfg: dict) -> int:
-    """Cells per side of the boxes: from the first realization's file names for a directory source."""
-    return source_grid(cfg)[0]
-
-
 def source_grid(cfg: dict) -> tuple[int, float]:
     """(cells per side, cell side in Mpc) of the boxes, from the first realization's file names for a
     directory source."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 BASE_MB = 400  # interpreter, numpy, scipy, numba
 TORCH_BASE_MB = 1500  # + torch and a network with its optimiser state
 MB = 2**20
+STACK_COPIES = {"train": 2, "evaluate": 3}  # copies of the slice stack a training / an evaluation holds
 
 
 def n_slices(cfg: dict) -> int:
@@ -27,21 +28,19 @@ def estimate_mb(step: str, cfg: dict) -> int:
     cfg : dict
         ``config['cm21']`` (validated).
     """
-    from .checks import source_dim
+    from .checks import source_grid
 
     if step == "small":
         return 1000
-    dim = source_dim(cfg)  # real boxes (source: directory) are sized by their file names
+    dim = source_grid(cfg)[0]  # real boxes (source: directory) are sized by their file names
     box = dim**3 * 4 / MB
     if step == "boxes":
         return int(BASE_MB + box * (12 + 2 * len(cfg["redshifts"])))
     stack = n_slices(cfg) * dim**2 * 4 / MB
     if step == "slices":
         return int(BASE_MB + 3 * stack + 2 * box)
-    if step == "train":
-        return int(TORCH_BASE_MB + 2 * stack)
-    if step == "evaluate":
-        return int(TORCH_BASE_MB + 3 * stack)
+    if step in STACK_COPIES:
+        return int(TORCH_BASE_MB + STACK_COPIES[step] * stack)
     raise ValueError(f"unknown cm21 step {step!r}")
 
 
@@ -58,6 +57,5 @@ def check_memory(step: str, cfg: dict, slices=None) -> None:
         require_memory(estimate_mb(step, cfg), "cm21 step 'boxes'", keys)
         return
     stack = slices.size * 4 / MB
-    factor = {"train": 2, "evaluate": 3}[step]
-    require_memory(TORCH_BASE_MB + factor * stack, f"cm21 step {step!r}",
+    require_memory(TORCH_BASE_MB + STACK_COPIES[step] * stack, f"cm21 step {step!r}",
                    {"cm21.slices.per_box": cfg["slices"]["per_box"], "slices in the stack": len(slices)})

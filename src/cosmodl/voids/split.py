@@ -68,9 +68,9 @@ def planned_buffer(voids_cfg: dict) -> float | None:
     only when the split step reads it.
     """
     buffer, catalogue = voids_cfg["split"]["buffer"], voids_cfg["catalogue"]
-    if buffer != "auto":
-        return float(buffer)
-    return resolve_buffer(buffer, catalogue["find"]["radii"]) if catalogue["source"] == "find" else None
+    if buffer == "auto" and catalogue["source"] != "find":
+        return None
+    return resolve_buffer(buffer, catalogue["find"]["radii"])
 
 
 def spatial_split(lattice: SubboxLattice, test_fraction: float, val_fraction: float, axis: int = 0,
