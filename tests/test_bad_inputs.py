@@ -38,6 +38,15 @@ PARSE_CASES = {
     "voids gap at every face with no room for it": (
         {"voids": {"split": {"faces": "all"}}}, r"voids.split and voids.subboxes, split.buffer = auto \(auto: twice "
                                                 r"the largest radius of voids.catalogue.find.radii\): .* the val slab"),
+    "cm21 test source seeds that are training seeds": (
+        {"cm21": {"test_source": {"seeds": [150, 170]}}},
+        r"cm21.test_source.seeds \[150\] are also training seeds \(cm21.seeds\) of the same source \(simulate\)"),
+    "cm21 test source directory that is missing": (
+        {"cm21": {"test_source": {"source": "directory", "directory": "/no/such/boxes"}}},
+        r"cm21.test_source.directory = /no/such/boxes: no such folder"),
+    "cm21 test source directory without a directory source": (
+        {"cm21": {"test_source": {"directory": "/no/such/boxes"}}},
+        r"cm21.test_source.directory = /no/such/boxes is read only when test_source.source is directory"),
     "cm21 patch that does not divide the slice": (
         {"cm21": {"methods": ["fc"], "slices": {"patch": 30}}}, r"cm21.slices.patch = 30 does not divide the 80-cell "
                                                                r"slices: .* leave out 44%"),

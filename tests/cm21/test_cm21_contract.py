@@ -10,14 +10,15 @@ from cosmodl.cm21 import stage as steps
 from cosmodl.splits import TEST, TRAIN, VAL
 from stage_contract import StageContract, TinyRun
 
-F_ESC, SEED = (0.07, 0.13), 150
+F_ESC, SEED, TEST_SEED = (0.07, 0.13), 150, 160
 
 
 class TestCm21Contract(StageContract):
     stage = "cm21"
 
     def make_tiny_run(self, folder):
-        cfg = self.config({"tasks": ["z_all"], "methods": ["physics", "pca_knn", "cnn"]})
+        cfg = self.config({"tasks": ["z_all"], "methods": ["physics", "pca_knn", "cnn"],
+                           "test_source": {"seeds": [TEST_SEED]}})
         slices, table, split = folder / "slices.npy", folder / "slices.csv", folder / "split.json"
         boxes = [folder / data.realization_name(f, SEED) for f in F_ESC]
         for f, box in zip(F_ESC, boxes):
@@ -26,15 +27,21 @@ class TestCm21Contract(StageContract):
         history = folder / "z_all_cnn_history.csv"
         learn.train_task_network(self.reads(cfg, "cm21_train"), "z_all", "cnn", slices, table, split,
                                  folder / "cnn.pt", history, folder / "work", threads=1)
+        test_boxes = [folder / "test" / data.realization_name(f, TEST_SEED) for f in F_ESC]
+        for f, box in zip(F_ESC, test_boxes):
+            steps.make_cross_realization(self.reads(cfg, "cm21_cross_boxes"), f, TEST_SEED, box, threads=1)
+        test_slices, test_table = folder / "test_slices.npy", folder / "test_slices.csv"
+        steps.make_cross_slices(self.reads(cfg, "cm21_cross_slices"), test_boxes, split, test_slices, test_table)
+        cross = {"slices": test_slices, "table": test_table, "source": steps.cross_source_of(cfg)["label"]}
         evaluate.evaluate_task(self.reads(cfg, "cm21_evaluate"), "z_all", slices, table, split,
                                {"cnn": folder / "cnn.pt"}, steps.grid_of(split)[1], folder / "z_all.json",
-                               folder / "z_all.npz", threads=1)
+                               folder / "z_all.npz", threads=1, cross=cross)
         roles = learn.split_roles(split, len(np.load(slices, mmap_mode="r")))
 
         def draw(metrics, out):
             figures.cm21_figures(self.reads(cfg, "cm21_figures"), metrics, slices, table, split, boxes, [history], out)
 
-        return TinyRun(folder=folder, cfg=cfg, products={"slices": slices},
+        return TinyRun(folder=folder, cfg=cfg, products={"slices": slices, "cross_slices": test_slices},
                        split={name: np.flatnonzero(roles == role)
                               for name, role in (("train", TRAIN), ("val", VAL), ("test", TEST))},
                        record=folder / "cnn.pt", transform="cm21_scale_clip", raw_inputs=np.load(slices)[:4],

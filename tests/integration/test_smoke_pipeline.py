@@ -136,9 +136,16 @@ def test_smoke_generates_slices_trains_and_evaluates_the_cm21_stage(repo_root, s
     assert metrics["tasks"]["zeta"]["methods"]["ae_cnn"]["rmse"] > 0
     split = json.loads((cm / "data/split.json").read_text())
     assert split["counts"]["dropped_buffer"] > 0 and split["grid"] == {"dim": 80, "cell_mpc": 1.5}
+    # the other source: one unseen seed of our generator, every method scored on it beside its test score
+    cross = z_all["cross_source"]
+    assert cross["source"] == "our generator, seeds 160" and cross["n"] == 2 * 3 * 16
+    assert set(cross["methods"]) == set(z_all["methods"])
+    assert all(0 <= m["accuracy"] <= 1 and m["in_source"] == z_all["methods"][name]["accuracy"]
+               for name, m in cross["methods"].items())
+    assert z_all["methods"]["ae_cnn"]["per_box"]["n_boxes"] == 2 * 3  # slabs: both f_esc and all z of seed 150
     names = {p.name for p in (cm / "figures").glob("*.png")}
     assert names == {"boxes.png", "history.png", "accuracy.png", "confusion.png", "training_curves.png",
-                     "reconstructions.png", "accuracy_curves.png"}
+                     "reconstructions.png", "accuracy_curves.png", "cross_source.png"}
     assert "| z_all | ae_cnn | slices |" in (cm / "accuracy_table.md").read_text()
 
 

@@ -49,6 +49,49 @@ rule cm21_slices:
         "../../scripts/cm21_slices.py"
 
 
+rule cm21_cross_boxes:
+    output:
+        directory("results/cm21/cross_source/boxes/{realization}"),
+    log:
+        "logs/cm21/cross_boxes/{realization}.log",
+    benchmark:
+        "benchmarks/cm21/cross_boxes/{realization}.tsv"
+    wildcard_constraints:
+        realization=r"f[0-9.]+_s\d+",
+    threads: 2
+    resources:
+        mem_mb=mem_mb("cm21", "boxes"),
+        runtime=120,
+    params:
+        cm21=section("cm21", "cm21_cross_boxes"),
+    script:
+        "../../scripts/cm21_cross_boxes.py"
+
+
+rule cm21_cross_slices:
+    input:
+        boxes=expand(
+            "{root}/{realization}",
+            root=CM21_CROSS_BOXES,
+            realization=CM21_CROSS_REALIZATIONS,
+        ),
+        split="results/cm21/data/split.json",
+    output:
+        slices="results/cm21/cross_source/slices.npy",
+        table="results/cm21/cross_source/slices.csv",
+    log:
+        "logs/cm21/cross_slices/cross_slices.log",
+    benchmark:
+        "benchmarks/cm21/cross_slices/cross_slices.tsv"
+    resources:
+        mem_mb=mem_mb("cm21", "slices"),
+        runtime=60,
+    params:
+        cm21=section("cm21", "cm21_cross_slices"),
+    script:
+        "../../scripts/cm21_cross_slices.py"
+
+
 rule cm21_autoencoder:
     input:
         slices="results/cm21/data/slices.npy",
@@ -102,6 +145,7 @@ rule cm21_train:
 rule cm21_evaluate:
     input:
         unpack(cm21_task_records),
+        unpack(cm21_cross_inputs),
         slices="results/cm21/data/slices.npy",
         table="results/cm21/data/slices.csv",
         split="results/cm21/data/split.json",
@@ -121,6 +165,7 @@ rule cm21_evaluate:
     params:
         cm21=section("cm21", "cm21_evaluate"),
         networks=CM21_NETWORKS,
+        test_source=CM21_CROSS and CM21_CROSS["label"],
     script:
         "../../scripts/cm21_evaluate.py"
 
@@ -190,6 +235,7 @@ rule cm21_figures:
             )
             for name in (
                 cm21_curve_figures()
+                + cm21_cross_figures()
                 + (["reconstructions.png"] if "ae_cnn" in CM21_NETWORKS else [])
             )
         ],

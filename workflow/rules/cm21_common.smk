@@ -1,5 +1,6 @@
 # 21-cm stage: constants and the input, param and resource functions of its rules (cm21.smk).
 from cosmodl.cm21.data import realization_name
+from cosmodl.cm21.stage import cross_realizations, cross_source_of
 
 CM21 = config["cm21"]
 CM21_REALIZATIONS = [
@@ -10,6 +11,19 @@ CM21_NETWORKS = [m for m in CM21["methods"] if m in ("fc", "ae_cnn", "cnn", "res
 CM21_BOXES = (
     CM21["directory"] if CM21["source"] == "directory" else "results/cm21/boxes"
 )
+# the other source the trained models are also scored on (cm21.test_source; None when off)
+CM21_CROSS = cross_source_of(CM21)
+CM21_CROSS_REALIZATIONS = cross_realizations(CM21)
+CM21_CROSS_BOXES = (
+    CM21_CROSS["directory"]
+    if CM21_CROSS and CM21_CROSS["source"] == "directory"
+    else "results/cm21/cross_source/boxes"
+)
+
+
+def cm21_cross_figures():
+    """The cross-source figure, when cm21.test_source is on."""
+    return ["cross_source.png"] if CM21_CROSS else []
 
 
 def cm21_curve_figures():
@@ -40,3 +54,13 @@ def cm21_train_inputs(wildcards):
 def cm21_task_records(wildcards):
     """Model records of a task's networks, by name."""
     return {n: f"results/cm21/models/{wildcards.task}_{n}.pt" for n in CM21_NETWORKS}
+
+
+def cm21_cross_inputs(wildcards):
+    """The test source's slices and table, when cm21.test_source is on."""
+    if CM21_CROSS is None:
+        return {}
+    return {
+        "cross_slices": "results/cm21/cross_source/slices.npy",
+        "cross_table": "results/cm21/cross_source/slices.csv",
+    }

@@ -9,10 +9,14 @@ rule                  function
 cm21_boxes            ``stage.make_realization``: one realization's boxes (its name read by
                       ``data.parse_realization``)
 cm21_slices           ``stage.make_slices``: slices, their table and split (``data``)
+cm21_cross_boxes       ``stage.make_cross_realization``: a realization of ``cm21.test_source``
+                      (``stage.cross_source_of``, ``stage.cross_realizations``)
+cm21_cross_slices      ``stage.make_cross_slices``: its slices, cut to the training slice side
 cm21_autoencoder      ``learn.train_autoencoder`` (networks in ``models``)
 cm21_train            ``learn.train_task_network``
 cm21_evaluate         ``evaluate.evaluate_task`` (baselines in ``baselines``; cell size from
-                      ``stage.grid_of``)
+                      ``stage.grid_of``): test set, per box, and the test source
+                      (``evaluate.cross_source_scores``)
 cm21_metrics          ``evaluate.collect_metrics``, ``evaluate.write_table``
 cm21_figures          ``figures.cm21_figures``
 ====================  ===================================================================
@@ -27,6 +31,8 @@ READS = {
     "cm21_slices": ("redshifts", "zeta_per_fesc", "slices", "split"),
     "cm21_autoencoder": ("slices", "train", "train_overrides"),
     "cm21_train": ("slices", "tasks_fixed", "model", "train", "train_overrides"),
+    "cm21_cross_boxes": ("source", "simulate", "redshifts", "zeta_per_fesc", "test_source"),
+    "cm21_cross_slices": ("source", "redshifts", "zeta_per_fesc", "slices", "test_source"),
     "cm21_evaluate": ("seed", "slices", "tasks_fixed", "methods", "baselines", "model"),
     "cm21_figures": ("redshifts", "f_esc", "zeta_per_fesc", "slices", "figures", "tasks_fixed"),
 }

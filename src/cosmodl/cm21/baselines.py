@@ -61,6 +61,59 @@ def physics_features(slices: np.ndarray, cell_mpc: float, n_k: int = 10) -> np.n
     return np.column_stack([mean, var, ionised, np.log10(power + 1e-6)])
 
 
+def fesc_power_signal(slices: np.ndarray, table, cell_mpc: float, n_k: int = 10) -> dict:
+    """Is f_esc visible in the power spectrum? Its change between neighbouring f_esc classes beside
+    its scatter at fixed (z, f_esc).
+
+    For each redshift and k-bin, on log10 P(k): ``neighbour_change``, the mean over neighbouring
+    f_esc pairs of the difference of their means over every slice; ``seed_scatter``, the standard
+    deviation over seeds of the box means (averaged over f_esc; needs two seeds or more);
+    ``slice_scatter``, the standard deviation over the slices of one (z, f_esc), averaged over
+    f_esc - the noise a one-slice classifier faces. A change well below ``slice_scatter`` means one
+    slice cannot tell the classes apart by its power spectrum.
+
+    Parameters
+    ----------
+    slices : ndarray (N, S, S), mK
+    table : DataFrame with ``seed``, ``f_esc``, ``z`` per slice
+    cell_mpc : float
+    n_k : int
+
+    Returns
+    -------
+    dict
+        ``k`` (n_k,) 1/Mpc and, per redshift (a string key), lists of n_k numbers
+        ``neighbour_change``, ``seed_scatter`` (null with one seed), ``slice_scatter``, and the
+        medians over k of change / slice scatter (``median_ratio_slice``) and change / seed scatter
+        (``median_ratio_seed``).
+    """
+    k, power = power_spectrum_2d(slices, cell_mpc, n_k)
+    logp = np.log10(power + 1e-6)
+    out = {"k": k.tolist(), "z": {}}
+    for z in sorted(np.unique(table["z"])):
+        at_z = table["z"].to_numpy() == z
+        fescs = sorted(np.unique(table["f_esc"][at_z]))
+        if len(fescs) < 2:
+            continue
+        means, seed_sd, slice_sd = [], [], []
+        for f in fescs:
+            rows = at_z & np.isclose(table["f_esc"], f)
+            means.append(logp[rows].mean(axis=0))
+            slice_sd.append(logp[rows].std(axis=0, ddof=1) if rows.sum() > 1 else np.full(n_k, np.nan))
+            seeds = table["seed"].to_numpy()[rows]
+            boxes = np.array([logp[rows][seeds == s].mean(axis=0) for s in np.unique(seeds)])
+            seed_sd.append(boxes.std(axis=0, ddof=1) if len(boxes) > 1 else np.full(n_k, np.nan))
+        change = np.abs(np.diff(np.array(means), axis=0)).mean(axis=0)
+        seed, sl = np.nanmean(seed_sd, axis=0), np.nanmean(slice_sd, axis=0)
+        out["z"][f"{z:g}"] = {
+            "neighbour_change": change.tolist(),
+            "seed_scatter": None if np.isnan(seed).all() else seed.tolist(),
+            "slice_scatter": sl.tolist(),
+            "median_ratio_slice": float(np.median(change / sl)),
+            "median_ratio_seed": None if np.isnan(seed).all() else float(np.median(change / seed))}
+    return out
+
+
 def physics_models(kind: str, seed: int = 0) -> dict:
     """The physics baseline's estimators by name: logistic/ridge and gradient boosting."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor

@@ -35,6 +35,7 @@ def check_config(config: dict) -> None:
     if "fesc_fixed_z" in tasks and not np.isclose(cfg["redshifts"], cfg["tasks_fixed"]["z"]).any():
         raise ConfigError(f"cm21.tasks_fixed.z = {cfg['tasks_fixed']['z']} is not one of cm21.redshifts "
                           f"{cfg['redshifts']} (task fesc_fixed_z)")
+    check_test_source(cfg)
     if cfg["source"] == "directory":
         check_directory(cfg)
         dim, cell = source_grid(cfg)
@@ -49,6 +50,44 @@ def check_config(config: dict) -> None:
                           f"a third of the box (box_len = {cfg['simulate']['box_len']})")
     check_grid(cfg, cfg["simulate"]["dim"])
     check_planned_split(cfg, cfg["simulate"]["dim"], cfg["simulate"]["box_len"] / cfg["simulate"]["dim"], used)
+
+
+def check_test_source(cfg: dict) -> None:
+    """``cm21.test_source`` names another source that can be read or made.
+
+    Raises
+    ------
+    ConfigError
+        Seeds the training also uses with the training's own generator (the same density fields: no
+        other source), a directory that is missing, is the training directory or holds no
+        realization folder, a directory without a directory source, or redshifts that collide in
+        file names.
+    """
+    from .stage import cross_realizations, cross_source_of
+
+    ts = cfg["test_source"]
+    source = ts["source"] or cfg["source"]
+    if source != "directory" and ts["directory"]:
+        raise ConfigError(f"cm21.test_source.directory = {ts['directory']} is read only when test_source.source is "
+                          f"directory (it is {source})")
+    if ts["redshifts"]:
+        check_distinct_names(ts["redshifts"], lambda z: density_name(z, 1, 1).split("_")[3],
+                             "cm21.test_source.redshifts", "box file names (z to two decimals)")
+    if cross_source_of(cfg) is None:
+        return
+    if source == cfg["source"] and source != "directory":
+        shared = sorted(set(ts["seeds"]) & set(cfg["seeds"]))
+        if shared:
+            raise ConfigError(f"cm21.test_source.seeds {shared} are also training seeds (cm21.seeds) of the same "
+                              f"source ({source}): the same density fields are no other source")
+    if source == "directory":
+        root = Path(ts["directory"])
+        if not root.is_dir():
+            raise ConfigError(f"cm21.test_source.directory = {root}: no such folder")
+        if cfg["source"] == "directory" and root.resolve() == Path(cfg["directory"]).resolve():
+            raise ConfigError(f"cm21.test_source.directory = {root} is the training directory (cm21.directory)")
+        if not cross_realizations(cfg):
+            raise ConfigError(f"cm21.test_source.directory = {root}: no realization folders named f<f_esc>_s<seed>")
 
 
 def check_grid(cfg: dict, dim: int) -> None:

@@ -8,6 +8,9 @@ Data products (``results/cm21/data``)
 ``slices.csv``
     One row per slice: ``seed, f_esc, zeta, z, position`` (cell index along the axis),
     ``x_hi`` (the box's global neutral fraction).
+``cross_source/slices.npy``, ``cross_source/slices.csv``
+    Slices of the other source the models are also scored on (``cm21.test_source``), cut to the
+    training slice side S (m tiles); the table has a ``tile`` column beside :data:`COLUMNS`.
 ``split.json``
     Roles (:mod:`cosmodl.splits`): whole seeds apart when there are at least three (every
     f_esc of a seed shares its density field, so seeds, not realizations, are the groups);
@@ -33,7 +36,7 @@ from .boxes import DELTA_T, parse_name, read_box, scan_realization
 log = logging.getLogger(__name__)
 
 # The array product (``slices.npy``, :func:`collect_slices`): name -> (dtype, shape); n slices of S x S cells.
-PRODUCTS = {"slices": ("float32", ("n", "S", "S"))}
+PRODUCTS = {"slices": ("float32", ("n", "S", "S")), "cross_slices": ("float32", ("m", "S", "S"))}
 TASKS = ("z_fixed_fesc", "z_all", "fesc_fixed_z", "fesc_all", "zeta")
 AXES = {"x": 0, "y": 1, "z": 2}
 COLUMNS = ("seed", "f_esc", "zeta", "z", "position", "x_hi")
@@ -154,25 +157,51 @@ def task_rows(table: pd.DataFrame, roles: np.ndarray, task: str, fixed_fesc: flo
         zeta for every slice (meaningful on the task's rows); ``classes``: class values (empty
         for ``zeta``); ``kind``: 'classification' or 'regression'.
     """
-    if task not in TASKS:
-        raise ConfigError(f"unknown cm21 task {task!r}; expected one of {TASKS}")
-    keep = np.ones(len(table), dtype=bool)
-    if task == "z_fixed_fesc":
-        keep = np.isclose(table["f_esc"], fixed_fesc)
-    elif task == "fesc_fixed_z":
-        keep = np.isclose(table["z"], fixed_z)
+    keep = task_mask(table, task, fixed_fesc, fixed_z)
     if not keep.any():
         what = f"f_esc = {fixed_fesc}" if task == "z_fixed_fesc" else f"z = {fixed_z}"
         raise ConfigError(f"cm21 task {task}: no slices with {what} (check cm21.tasks_fixed against f_esc/redshifts)")
     if task == "zeta":
         targets, classes, kind = table["zeta"].to_numpy(np.float32), [], "regression"
     else:
-        column = "z" if task.startswith("z_") else "f_esc"
+        column = target_column(task)
         classes = sorted(np.unique(table[column][keep]).tolist())
         targets = np.searchsorted(classes, table[column].to_numpy()).astype(np.int64)
         kind = "classification"
     rows = {name: np.flatnonzero(keep & (roles == r)) for name, r in (("train", TRAIN), ("val", VAL), ("test", TEST))}
     return {"rows": rows, "targets": targets, "classes": classes, "kind": kind}
+
+
+def target_column(task: str) -> str:
+    """The table column a task predicts: ``z``, ``f_esc`` or ``zeta``."""
+    return "zeta" if task == "zeta" else "z" if task.startswith("z_") else "f_esc"
+
+
+def task_mask(table: pd.DataFrame, task: str, fixed_fesc: float, fixed_z: float) -> np.ndarray:
+    """(N,) bool: the slices of ``table`` that belong to ``task`` (:func:`task_rows`)."""
+    if task not in TASKS:
+        raise ConfigError(f"unknown cm21 task {task!r}; expected one of {TASKS}")
+    if task == "z_fixed_fesc":
+        return np.isclose(table["f_esc"], fixed_fesc)
+    if task == "fesc_fixed_z":
+        return np.isclose(table["z"], fixed_z)
+    return np.ones(len(table), dtype=bool)
+
+
+def class_index(values, classes) -> np.ndarray:
+    """(N,) int64: the index of each value among ``classes`` (to 1e-6 relative), -1 where it is none of them."""
+    values = np.asarray(values, dtype=float)
+    out = np.full(len(values), -1, dtype=np.int64)
+    for i, c in enumerate(classes):
+        out[np.isclose(values, c, rtol=1e-6, atol=0.0)] = i
+    return out
+
+
+def box_ids(table: pd.DataFrame) -> np.ndarray:
+    """(N,) int64: one id per box (seed, f_esc, z) of the slices in ``table``, numbered in sorted order."""
+    keys = table[["seed", "f_esc", "z"]].to_records(index=False)
+    _, ids = np.unique(keys, return_inverse=True)
+    return ids.astype(np.int64).ravel()
 
 
 def patches_of(slices: np.ndarray, patch: int) -> np.ndarray:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,8 +21,8 @@ from ..evaluation.compare import format_value, verdict, write_markdown_table, wr
 from ..evaluation.metrics import classification_metrics, regression_errors
 from ..io import atomic_output, load_array, write_json
 from ..records import load_model, predict
-from .baselines import pca_knn, physics_features, physics_models
-from .data import patches_of, task_rows
+from .baselines import fesc_power_signal, pca_knn, physics_features, physics_models
+from .data import box_ids, class_index, patches_of, target_column, task_mask, task_rows
 from .learn import split_roles
 from .published import PUBLISHED
 from .resources import check_memory
@@ -36,8 +38,217 @@ def _score(info: dict, truth, predicted, train_truth, unit: str) -> dict:
     return {**out, "unit": unit}
 
 
+@dataclass
+class Method:
+    """One fitted method of a task.
+
+    Attributes
+    ----------
+    unit : {'slices', 'patches'}
+        What it answers for: each slice, or each of the ``per`` patches of a slice (slice-major).
+    scores : callable
+        slices (N, S, S) mK -> class probabilities (N * per, n_classes), or values (N * per,) for a
+        regression (zeta).
+    record : dict
+        What the metrics say of its training (``n_train``, ``components``, ``epochs``...).
+    """
+
+    unit: str
+    scores: Callable[[np.ndarray], np.ndarray]
+    record: dict
+
+
+def _full_proba(model, x: np.ndarray, n_classes: int) -> np.ndarray:
+    """``predict_proba`` of a scikit-learn classifier over all ``n_classes`` columns (its ``classes_``
+    may lack a class that no training sample had)."""
+    out = np.zeros((len(x), n_classes))
+    out[:, model.classes_] = model.predict_proba(x)
+    return out
+
+
+def fit_methods(cfg: dict, info: dict, slices: np.ndarray, records: dict, cell_mpc: float,
+                threads: int | None = None) -> dict[str, Method]:
+    """Fit the baselines on the task's training slices and load its trained networks.
+
+    Parameters
+    ----------
+    cfg : dict
+        ``config['cm21']``.
+    info : dict
+        :func:`cosmodl.cm21.data.task_rows` of the task.
+    slices : ndarray (N, S, S), mK
+        Every slice; the task's training rows are ``info['rows']['train']``.
+    records : dict
+        Network name -> model record path.
+    cell_mpc : float
+
+    Returns
+    -------
+    dict : method name -> :class:`Method`.
+    """
+    train = info["rows"]["train"]
+    train_truth = info["targets"][train]
+    classification = info["kind"] == "classification"
+    n_classes = len(info["classes"])
+    base, patch = cfg["baselines"], cfg["slices"]["patch"]
+    methods = {}
+    if "physics" in cfg["methods"]:
+        def features(x):
+            return physics_features(x, cell_mpc, base["n_k"])
+
+        f_train = features(slices[train])
+        for name, model in physics_models(info["kind"], cfg["seed"]).items():
+            model.fit(f_train, train_truth)
+            scores = ((lambda x, m=model: _full_proba(m, features(x), n_classes)) if classification
+                      else (lambda x, m=model: m.predict(features(x))))
+            methods[name] = Method("slices", scores, {"n_train": int(len(train))})
+    if "pca_knn" in cfg["methods"]:
+        def flat_patches(x):
+            return patches_of(x, patch).reshape(-1, patch * patch) / cfg["slices"]["scale_mk"]
+
+        x_train = flat_patches(slices[train])
+        y_train = np.repeat(train_truth, len(x_train) // max(len(train), 1))
+        fit_rows = np.random.default_rng(cfg["seed"]).permutation(len(x_train))[:base["max_fit_patches"]]
+        n_comp = min(base["pca_components"], len(fit_rows), x_train.shape[1])
+        knn = pca_knn(info["kind"], n_comp, base["knn_neighbors"]).fit(x_train[fit_rows], y_train[fit_rows])
+        scores = ((lambda x: _full_proba(knn, flat_patches(x), n_classes)) if classification
+                  else (lambda x: knn.predict(flat_patches(x))))
+        methods["pca_knn"] = Method("patches", scores, {"n_train": int(len(fit_rows)), "components": n_comp})
+    for network, path in records.items():
+        model, record = load_model(path)
+        summary = record.get("summary", {})
+
+        def scores(x, model=model, network=network):
+            inputs = patches_of(x, patch) if network == "fc" else x
+            return predict(model, inputs, threads=threads)  # through the record's input transform
+
+        methods[network] = Method("patches" if network == "fc" else "slices", scores,
+                                  {"n_train": summary.get("n_train"), "epochs": summary.get("epochs"),
+                                   "best_epoch": summary.get("best_epoch")})
+    return methods
+
+
+def answers(info: dict, scores: np.ndarray) -> np.ndarray:
+    """Class indices (argmax of the probabilities) or the values of a regression."""
+    return scores.argmax(axis=1) if info["kind"] == "classification" else scores
+
+
+def mean_predicted(true_values: np.ndarray, predicted_values: np.ndarray) -> list[dict]:
+    """Per true value (z, f_esc or zeta), the mean of the predicted values and the count.
+
+    Parameters
+    ----------
+    true_values, predicted_values : ndarray (M,)
+        Of each answer (slice or patch), in the task's units.
+
+    Returns
+    -------
+    list of ``{"true", "mean", "n"}``, by increasing true value.
+    """
+    return [{"true": float(v), "mean": float(predicted_values[true_values == v].mean()),
+             "n": int((true_values == v).sum())} for v in np.unique(true_values)]
+
+
+def _values(info: dict, answer: np.ndarray) -> np.ndarray:
+    """Answers in the task's units: class values, or zeta."""
+    return np.asarray(info["classes"], dtype=float)[answer] if info["kind"] == "classification" else answer
+
+
+def per_box(info: dict, scores: np.ndarray, boxes: np.ndarray, truth: np.ndarray) -> dict:
+    """Each box's answer from its slices (or patches) together: mean probabilities, then argmax; or mean zeta.
+
+    Parameters
+    ----------
+    info : dict
+        The task (``kind``).
+    scores : ndarray (M, n_classes) or (M,)
+        Of M units (slices or patches).
+    boxes : ndarray (M,) int
+        Box id of each unit (:func:`cosmodl.cm21.data.box_ids`).
+    truth : ndarray (M,)
+        Class index or zeta of each unit (the same for every unit of a box).
+
+    Returns
+    -------
+    dict : ``accuracy`` (or ``rmse``) over boxes and ``n_boxes``.
+    """
+    ids, inverse = np.unique(boxes, return_inverse=True)
+    counts = np.bincount(inverse)
+    if scores.ndim == 2:
+        mean = np.zeros((len(ids), scores.shape[1]))
+        np.add.at(mean, inverse, scores)
+    else:
+        mean = np.bincount(inverse, weights=scores, minlength=len(ids))
+    mean = (mean.T / counts).T
+    box_truth = np.zeros(len(ids), dtype=truth.dtype)
+    box_truth[inverse] = truth
+    if info["kind"] == "classification":
+        return {"accuracy": float(np.mean(mean.argmax(axis=1) == box_truth)), "n_boxes": int(len(ids))}
+    return {"rmse": float(np.sqrt(np.mean((mean - box_truth) ** 2))), "n_boxes": int(len(ids))}
+
+
+def cross_source_scores(cfg: dict, task: str, info: dict, methods: dict, in_source: dict, slices: np.ndarray,
+                        table: pd.DataFrame, source: str) -> dict:
+    """Every method of a task on the slices of another source, beside its in-source test score.
+
+    Parameters
+    ----------
+    cfg : dict
+        ``config['cm21']``.
+    task : str
+    info : dict
+        The task (:func:`cosmodl.cm21.data.task_rows`): its classes are the training classes.
+    methods : dict
+        :func:`fit_methods`.
+    in_source : dict
+        The methods' test-set metrics (name -> dict).
+    slices : ndarray (N, S, S), mK
+        The other source's slices (every one a test slice), on the training grid.
+    table : DataFrame
+        Their table (``seed, f_esc, zeta, z, ...``).
+    source : str
+        What the other source is, in words (for the record).
+
+    Returns
+    -------
+    dict
+        ``source``, ``n`` (slices of the task), ``n_out_of_class`` (slices whose value is no
+        training class: in ``mean_predicted`` only), and per method: the accuracy (or zeta RMSE)
+        on the other source, the in-source one, the per-box score, and ``mean_predicted``: per true
+        value, the mean of the predicted values (class values, or zeta) and the slice count.
+    """
+    keep = np.flatnonzero(task_mask(table, task, cfg["tasks_fixed"]["f_esc"], cfg["tasks_fixed"]["z"]))
+    column = target_column(task)
+    values = table[column].to_numpy(float)[keep]
+    classification = info["kind"] == "classification"
+    truth = class_index(values, info["classes"]) if classification else values
+    inside = truth >= 0 if classification else np.ones(len(keep), dtype=bool)
+    boxes = box_ids(table.iloc[keep])
+    metric = "accuracy" if classification else "rmse"
+    out = {"source": source, "n": int(len(keep)), "n_out_of_class": int((~inside).sum()), "methods": {}}
+    if not len(keep):
+        return out
+    for name, method in methods.items():
+        scores = np.asarray(method.scores(slices[keep]))
+        per = len(scores) // len(keep)
+        answer = answers(info, scores)
+        unit_truth, unit_inside = np.repeat(truth, per), np.repeat(inside, per)
+        entry = {"unit": method.unit, "in_source": in_source[name].get(metric),
+                 "mean_predicted": mean_predicted(np.repeat(values, per), _values(info, answer))}
+        if unit_inside.any():
+            if classification:
+                entry["accuracy"] = float(np.mean(answer[unit_inside] == unit_truth[unit_inside]))
+            else:
+                entry["rmse"] = float(np.sqrt(np.mean((answer - unit_truth) ** 2)))
+            units_in = np.flatnonzero(unit_inside)
+            entry["per_box"] = per_box(info, scores[units_in], np.repeat(boxes, per)[units_in],
+                                       unit_truth[units_in])
+        out["methods"][name] = entry
+    return out
+
+
 def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, records: dict, cell_mpc: float,
-                  out_json, out_npz, threads: int | None = None) -> dict:
+                  out_json, out_npz, threads: int | None = None, cross: dict | None = None) -> dict:
     """Score every method of one task on the test set and write the task's evaluation.
 
     Parameters
@@ -52,6 +263,9 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
         Cell side of the slices, Mpc (for the power spectrum).
     out_json, out_npz : path
         Metrics per method; test rows, truth and each method's predictions (for figures).
+    cross : dict, optional
+        The test source (:func:`cosmodl.cm21.stage.cross_source_of`): ``slices`` and ``table`` paths
+        of its slices and ``source`` in words; its scores go under ``cross_source``.
 
     Returns
     -------
@@ -65,54 +279,38 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
     info = task_rows(table, roles, task, cfg["tasks_fixed"]["f_esc"], cfg["tasks_fixed"]["z"])
     rows, targets = info["rows"], info["targets"]
     truth, train_truth = targets[rows["test"]], targets[rows["train"]]
+    test_boxes = box_ids(table.iloc[rows["test"]])
+    fitted = fit_methods(cfg, info, slices, records, cell_mpc, threads)
     methods, predictions = {}, {}
-    base = cfg["baselines"]
-    if "physics" in cfg["methods"]:
-        feats = physics_features(slices[np.concatenate([rows["train"], rows["test"]])], cell_mpc, base["n_k"])
-        f_train, f_test = feats[:len(rows["train"])], feats[len(rows["train"]):]
-        for name, model in physics_models(info["kind"], cfg["seed"]).items():
-            predictions[name] = model.fit(f_train, train_truth).predict(f_test)
-            methods[name] = {**_score(info, truth, predictions[name], train_truth, "slices"),
-                             "n_train": int(len(train_truth))}
-    patch = cfg["slices"]["patch"]
-    per = (slices.shape[1] // patch) ** 2
-    if "pca_knn" in cfg["methods"]:
-        def flat_patches(which):
-            return patches_of(slices[which], patch).reshape(len(which) * per, -1) / cfg["slices"]["scale_mk"]
-
-        x_train = flat_patches(rows["train"])
-        y_train = np.repeat(train_truth, per)
-        rng = np.random.default_rng(cfg["seed"])
-        fit_rows = rng.permutation(len(x_train))[:base["max_fit_patches"]]
-        n_comp = min(base["pca_components"], len(fit_rows), x_train.shape[1])
-        model = pca_knn(info["kind"], n_comp, base["knn_neighbors"]).fit(x_train[fit_rows], y_train[fit_rows])
-        predictions["pca_knn"] = model.predict(flat_patches(rows["test"]))
-        methods["pca_knn"] = {**_score(info, np.repeat(truth, per), predictions["pca_knn"], y_train, "patches"),
-                              "n_train": int(len(fit_rows)), "components": n_comp}
-    for network, path in records.items():
-        model, record = load_model(path)
-        summary = record.get("summary", {})
-        if network == "fc":
-            inputs = patches_of(slices[rows["test"]], patch)
-            unit, t = "patches", np.repeat(truth, per)
-        else:
-            inputs, unit, t = slices[rows["test"]], "slices", truth
-        out = predict(model, inputs, threads=threads)  # through the record's input transform
-        predictions[network] = out.argmax(axis=1) if info["kind"] == "classification" else out
-        methods[network] = {**_score(info, t, predictions[network], train_truth, unit),
-                            "n_train": summary.get("n_train"), "epochs": summary.get("epochs"),
-                            "best_epoch": summary.get("best_epoch")}
+    for name, method in fitted.items():
+        scores = np.asarray(method.scores(slices[rows["test"]]))
+        per = len(scores) // max(len(truth), 1)
+        predictions[name] = answers(info, scores)
+        unit_truth = np.repeat(truth, per)
+        methods[name] = {**_score(info, unit_truth, predictions[name], train_truth, method.unit), **method.record,
+                         "per_box": per_box(info, scores, np.repeat(test_boxes, per), unit_truth),
+                         "mean_predicted": mean_predicted(_values(info, unit_truth), _values(info, predictions[name]))}
     split = json.loads(open(split_path).read())
-    evaluation = {"task": task, "kind": info["kind"], "classes": info["classes"], "patch": patch,
+    evaluation = {"task": task, "kind": info["kind"], "classes": info["classes"], "patch": cfg["slices"]["patch"],
                   "split": {k: split[k] for k in ("method", "leaky", "counts", "params")},
                   "n": {k: int(len(v)) for k, v in rows.items()}, "methods": methods,
                   "published": PUBLISHED.get(task, {})}
+    if task.startswith("fesc_"):
+        keep = np.flatnonzero(task_mask(table, task, cfg["tasks_fixed"]["f_esc"], cfg["tasks_fixed"]["z"]))
+        evaluation["fesc_power"] = fesc_power_signal(slices[keep], table.iloc[keep], cell_mpc,
+                                                     cfg["baselines"]["n_k"])
+    if cross is not None:
+        other = np.array(load_array(cross["slices"], "cm21_cross_slices"), dtype=np.float32)
+        evaluation["cross_source"] = cross_source_scores(cfg, task, info, fitted, methods, other,
+                                                         pd.read_csv(cross["table"]), cross["source"])
     write_json(evaluation, out_json)
     with atomic_output(out_npz) as tmp:
         arrays = {f"pred_{k}": np.asarray(v) for k, v in predictions.items()}
         np.savez(tmp, test_rows=rows["test"], truth=truth, **arrays)
     for name, m in methods.items():
         log.info("%s %s: %s", task, name, {k: v for k, v in m.items() if k != "confusion"})
+    for name, m in evaluation.get("cross_source", {}).get("methods", {}).items():
+        log.info("%s %s on %s: %s", task, name, cross["source"], {k: v for k, v in m.items() if k != "mean_predicted"})
     return evaluation
 
 
@@ -124,8 +322,11 @@ def collect_metrics(evaluations, schema_path, out_path) -> dict:
         doc["beats"] = baseline_verdict(doc)
         tasks[doc["task"]] = doc
     split = next(iter(tasks.values())).get("split", {})
-    doc = {"stage": "cm21", "split": split, "patch": next(iter(tasks.values())).get("patch"), "tasks": tasks,
+    first = next(iter(tasks.values()))
+    doc = {"stage": "cm21", "split": split, "patch": first.get("patch"), "tasks": tasks,
            "table": accuracy_table(tasks)}
+    if "cross_source" in first:
+        doc["test_source"] = first["cross_source"]["source"]
     return write_metrics(doc, schema_path, out_path)
 
 
@@ -141,9 +342,12 @@ def baseline_verdict(task: dict) -> dict:
 
 def accuracy_table(tasks: dict) -> str:
     """Markdown: per task and method, our test score beside the chance level and MAIS 202's number."""
-    lines = ["| task | method | unit | accuracy | balanced acc. | chance | majority | RMSE zeta | MAIS 202 | n_train |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | method | unit | accuracy | balanced acc. | chance | majority | RMSE zeta | per box "
+             "| other source | MAIS 202 | n_train |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for task, doc in tasks.items():
+        metric = "accuracy" if doc["kind"] == "classification" else "rmse"
+        cross = doc.get("cross_source", {}).get("methods", {})
         for name, m in doc["methods"].items():
             pub = doc["published"].get(name)
             other = pub and not pub.get("architecture", "ours").endswith("ours")
@@ -151,7 +355,10 @@ def accuracy_table(tasks: dict) -> str:
                          f"{' †' if other else ''}") if pub else ""
             scores = " | ".join(format_value(m.get(k)) for k in ("accuracy", "balanced_accuracy", "chance",
                                                                  "majority_class", "rmse"))
-            lines.append(f"| {task} | {name} | {m['unit']} | {scores} | {published} | {m.get('n_train') or ''} |")
+            box = format_value(m.get("per_box", {}).get(metric))
+            other = format_value(cross.get(name, {}).get(metric))
+            lines.append(f"| {task} | {name} | {m['unit']} | {scores} | {box} | {other} | {published} "
+                         f"| {m.get('n_train') or ''} |")
     return "\n".join(lines)
 
 
@@ -162,8 +369,11 @@ def write_table(doc: dict, path) -> None:
                "accuracies where marked 'val' (its test cells compared booleans); patch methods are scored per "
                f"{patch} x {patch} patch as the seed did (50 x 50 there). Chance = 1 / classes; majority = always "
                "the most frequent training class; the zeta RMSE of always answering the training mean is "
-               "rmse_train_mean in metrics.json. † MAIS 202's number is of another network of theirs "
-               "(published.architecture in metrics.json).")
+               "rmse_train_mean in metrics.json. Per box: each test box's (seed, f_esc, z) answer from all its slices "
+               "together (mean probabilities, or mean zeta). Other source: the same models on "
+               f"{doc.get('test_source') or 'another source (cm21.test_source; off in this run)'} - accuracy, or "
+               "the zeta RMSE. † MAIS 202's number is of another network of theirs (published.architecture in "
+               "metrics.json).")
     write_markdown_table(path, "21 cm: test accuracy per task and method beside MAIS 202 (Fay 2019)", heading,
                          doc["table"])
 

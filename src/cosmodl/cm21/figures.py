@@ -174,6 +174,45 @@ def plot_confusion(metrics: dict, prefer=("ae_cnn", "cnn", "resnet", "fc", "phys
     return fig
 
 
+TASK_UNIT = {"z_fixed_fesc": "z", "z_all": "z", "fesc_fixed_z": "f_esc", "fesc_all": "f_esc", "zeta": "ζ"}
+
+
+def plot_cross_source(metrics: dict):
+    """Mean predicted minus true value (z, f_esc or ζ) per true value, for every method: on the test
+    source's slices (solid) and the in-source test set (dashed), one panel per task.
+
+    A bias that is the same on both sources is the model's; one only on the other source is a
+    shift between the simulations.
+    """
+    tasks = {t: d for t, d in metrics["tasks"].items() if "cross_source" in d}
+    ncols = min(3, len(tasks))
+    nrows = -(-len(tasks) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.9 * nrows), squeeze=False,
+                             constrained_layout=True)
+    for ax in axes.flat[len(tasks):]:
+        ax.set_visible(False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (task, doc) in zip(axes.flat, tasks.items()):
+        for i, (name, m) in enumerate(doc["methods"].items()):
+            colour = colours[i % len(colours)]
+            for entries, style, source in ((doc["cross_source"]["methods"].get(name, {}).get("mean_predicted"), "-o",
+                                            "other source"), (m.get("mean_predicted"), "--", "in source")):
+                if entries:
+                    true = np.array([e["true"] for e in entries])
+                    bias = np.array([e["mean"] for e in entries]) - true
+                    ax.plot(true, bias, style, color=colour, ms=3, lw=1.2,
+                            label=METHOD_NAME.get(name, name) if source == "other source" else None)
+        ax.axhline(0, color="k", lw=0.8)
+        unit = TASK_UNIT.get(task, task)
+        ax.set_xlabel(f"true {unit}")
+        ax.set_ylabel(f"mean predicted {unit} − true {unit}")
+        ax.set_title(TASK_NAME.get(task, task), fontsize=10)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Trained on the training source, scored on {metrics.get('test_source', 'another source')} (solid)\n"
+                 "and on the in-source test set (dashed); 0 = no bias", fontsize=10)
+    return fig
+
+
 def plot_accuracy_curves(runs: dict, classes: dict):
     """Validation accuracy per epoch of every network, one panel per classification task.
 
@@ -213,6 +252,8 @@ def cm21_figures(cfg: dict, metrics: dict, slices_path, table_path, split_path, 
     save_figure(plot_history(table, cfg["zeta_per_fesc"]), out_dir / "history.png")
     save_figure(plot_accuracy(metrics), out_dir / "accuracy.png")
     save_figure(plot_confusion(metrics), out_dir / "confusion.png")
+    if "test_source" in metrics:
+        save_figure(plot_cross_source(metrics), out_dir / "cross_source.png")
     slices = np.load(slices_path, mmap_mode="r")
     if autoencoder_path:
         rows = np.flatnonzero(split_roles(split_path, len(slices)) == TEST)

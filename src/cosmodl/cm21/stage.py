@@ -10,12 +10,13 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..cosmology import Cosmology, planck18
 from ..errors import ConfigError
 from ..io import atomic_output, write_json
 from .boxes import box_geometry, write_realization
-from .data import collect_slices, split_slices
+from .data import collect_slices, parse_realization, patches_of, realization_name, split_slices
 from .resources import check_memory
 from .simulate import Reionisation, simulate_realization
 
@@ -123,3 +124,111 @@ def grid_of(split_path) -> tuple[int, float]:
     if grid is None:
         raise ConfigError(f"{split_path}: no 'grid' entry (a split file of the cm21 stage has one); rerun cm21_slices")
     return int(grid["dim"]), float(grid["cell_mpc"])
+
+
+def cross_source_of(cfg: dict) -> dict | None:
+    """The other source the trained models are also scored on (``cm21.test_source``), or None when off.
+
+    Returns
+    -------
+    dict or None
+        ``source`` ('simulate', '21cmfast' or 'directory'), ``seeds``, ``directory``, ``redshifts``
+        (defaults filled in from the training config) and ``label``, the source in words. None when
+        ``test_source.seeds`` is empty (our generator or 21cmFAST) or ``test_source.directory`` is
+        unset (a directory).
+    """
+    ts = cfg["test_source"]
+    source = ts["source"] or cfg["source"]
+    redshifts = list(ts["redshifts"] or cfg["redshifts"])
+    if source == "directory":
+        if not ts["directory"]:  # the training directory itself is no other source
+            return None
+        return {"source": source, "seeds": [], "directory": ts["directory"], "redshifts": redshifts,
+                "label": f"directory {ts['directory']}"}
+    if not ts["seeds"]:
+        return None
+    name = "our generator" if source == "simulate" else "21cmFAST"
+    return {"source": source, "seeds": list(ts["seeds"]), "directory": None, "redshifts": redshifts,
+            "label": f"{name}, seeds {', '.join(map(str, ts['seeds']))}"}
+
+
+def cross_realizations(cfg: dict) -> list[str]:
+    """Folder names of the test source's realizations: every cm21.f_esc with each test seed, or the
+    ``f<f_esc>_s<seed>`` folders found in its directory."""
+    ts = cross_source_of(cfg)
+    if ts is None:
+        return []
+    if ts["source"] != "directory":
+        return [realization_name(f, s) for f in cfg["f_esc"] for s in ts["seeds"]]
+    root = Path(ts["directory"])
+    names = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        try:
+            parse_realization(folder.name)
+        except ConfigError:
+            continue
+        names.append(folder.name)
+    return names
+
+
+def make_cross_realization(cfg: dict, f_esc: float, seed: int, out_folder, threads: int = 1) -> None:
+    """Write a realization of the test source (:func:`make_realization` with its source and redshifts)."""
+    ts = cross_source_of(cfg)
+    make_realization({**cfg, "source": ts["source"], "redshifts": ts["redshifts"]}, f_esc, seed, out_folder, threads)
+
+
+def tile_to(slices: np.ndarray, side: int) -> np.ndarray:
+    """Cut slices to the training slice side: the non-overlapping ``side`` x ``side`` tiles of each.
+
+    Parameters
+    ----------
+    slices : ndarray (N, D, D)
+        D >= side.
+    side : int
+
+    Returns
+    -------
+    ndarray (N * (D // side)^2, side, side), slice-major (:func:`cosmodl.cm21.data.patches_of`).
+    """
+    if slices.shape[1] < side:
+        raise ConfigError(f"cm21.test_source: slices of {slices.shape[1]} cells are smaller than the training "
+                          f"slices ({side} cells)")
+    return patches_of(slices, side)
+
+
+def make_cross_slices(cfg: dict, folders, split_path, slices_out, table_out) -> pd.DataFrame:
+    """Slice the test source's realizations on the training grid and write ``slices.npy`` and ``slices.csv``.
+
+    Every box is sliced as the training boxes are (``cm21.slices``), and each slice cut into tiles of
+    the training slice side (:func:`tile_to`); the table has a ``tile`` column beside the training
+    table's. The cells must be the training cells (to 1 %): resampling would change the field.
+
+    Returns
+    -------
+    DataFrame : the table written.
+    """
+    ts = cross_source_of(cfg)
+    dim, cell = grid_of(split_path)
+    folders = [Path(f) for f in folders]
+    if not folders:
+        raise ConfigError(f"cm21.test_source: no realization folders (f<f_esc>_s<seed>) in {ts['label']}")
+    grids = {f.name: box_geometry(f) for f in folders}
+    if len(set(grids.values())) > 1:
+        raise ConfigError(f"cm21.test_source: realizations on different grids (cells per side, cell Mpc): {grids}")
+    test_dim, test_cell = next(iter(grids.values()))
+    if not np.isclose(test_cell, cell, rtol=0.01):
+        raise ConfigError(f"cm21.test_source ({ts['label']}): cells of {test_cell:g} Mpc, but the training slices "
+                          f"have {cell:g} Mpc cells; the networks see fields in cells, so the two must match")
+    s = cfg["slices"]
+    slices, table = collect_slices(folders, ts["redshifts"], s["axis"], s["per_box"], cfg["zeta_per_fesc"])
+    tiles = tile_to(slices, dim)
+    per = len(tiles) // len(slices)
+    table = table.loc[table.index.repeat(per)].reset_index(drop=True)
+    table["tile"] = np.tile(np.arange(per), len(slices))
+    with atomic_output(slices_out) as tmp:
+        np.save(tmp, tiles)
+    with atomic_output(table_out) as tmp:
+        table.to_csv(tmp, index=False)
+    log.info("test source %s: %d slices of %d cells -> %d tiles of %d", ts["label"], len(slices), test_dim,
+             len(tiles), dim)
+    return table
