@@ -21,7 +21,8 @@ from ..evaluation.compare import format_value, verdict, write_markdown_table, wr
 from ..evaluation.metrics import classification_metrics, regression_errors
 from ..io import atomic_output, load_array, write_json
 from ..records import load_model, predict
-from .baselines import fesc_power_signal, pca_knn, physics_features, physics_models
+from .baselines import (fesc_power_signal, pca_knn, physics_ablation, physics_families, physics_features,
+                        physics_models)
 from .data import box_ids, class_index, patches_of, target_column, task_mask, task_rows
 from .learn import split_roles
 from .published import PUBLISHED
@@ -295,6 +296,11 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
                   "split": {k: split[k] for k in ("method", "leaky", "counts", "params")},
                   "n": {k: int(len(v)) for k, v in rows.items()}, "methods": methods,
                   "published": PUBLISHED.get(task, {})}
+    if "physics" in cfg["methods"]:
+        families = {role: physics_families(slices[rows[role]], cell_mpc, cfg["baselines"]["n_k"])
+                    for role in ("train", "test")}
+        evaluation["physics_ablation"] = physics_ablation(info["kind"], cfg["seed"], families["train"],
+                                                          families["test"], train_truth, truth)
     if task.startswith("fesc_"):
         keep = np.flatnonzero(task_mask(table, task, cfg["tasks_fixed"]["f_esc"], cfg["tasks_fixed"]["z"]))
         evaluation["fesc_power"] = fesc_power_signal(slices[keep], table.iloc[keep], cell_mpc,
