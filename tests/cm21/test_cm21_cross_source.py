@@ -162,3 +162,14 @@ def test_fesc_signal_is_the_planted_power_ratio_against_the_planted_scatter():
     np.testing.assert_allclose(z["neighbour_change"], 2 * np.log10(3.0), rtol=1e-6)
     np.testing.assert_allclose(np.mean(z["seed_scatter"]), np.log10(4.0) / np.sqrt(2), rtol=0.15)
     assert z["median_ratio_seed"] > 1 and len(out["k"]) == 3
+
+
+def test_the_evaluation_memory_estimate_counts_the_test_source_slices():
+    from cosmodl.cm21.resources import CROSS_COPIES, MB, estimate_mb
+
+    off = tiny_config("cm21", {"cm21": {"test_source": {"seeds": []}}})
+    on = tiny_config("cm21", {"cm21": {"test_source": {"seeds": [160, 161]}}})
+    n = len(on["f_esc"]) * 2 * len(on["redshifts"]) * on["slices"]["per_box"]  # whole 80-cell slices, one tile each
+    expected = CROSS_COPIES * n * on["simulate"]["dim"] ** 2 * 4 / MB
+    assert estimate_mb("evaluate", on) - estimate_mb("evaluate", off) == pytest.approx(expected, abs=1)
+    assert estimate_mb("train", on) == estimate_mb("train", off)

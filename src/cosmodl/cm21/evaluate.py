@@ -273,7 +273,8 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
     dict : the evaluation written to ``out_json``.
     """
     slices = load_array(slices_path, "cm21_slices")
-    check_memory("evaluate", cfg, slices)
+    other = None if cross is None else load_array(cross["slices"], "cm21_cross_slices")  # a memory map
+    check_memory("evaluate", cfg, slices, other)
     slices = np.array(slices, dtype=np.float32)  # in memory: every method reads it
     table = pd.read_csv(table_path)
     roles = split_roles(split_path, len(slices))
@@ -306,7 +307,7 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
         evaluation["fesc_power"] = fesc_power_signal(slices[keep], table.iloc[keep], cell_mpc,
                                                      cfg["baselines"]["n_k"])
     if cross is not None:
-        other = np.array(load_array(cross["slices"], "cm21_cross_slices"), dtype=np.float32)
+        other = np.array(other, dtype=np.float32)
         evaluation["cross_source"] = cross_source_scores(cfg, task, info, fitted, methods, other,
                                                          pd.read_csv(cross["table"]), cross["source"])
     write_json(evaluation, out_json)

@@ -14,9 +14,36 @@ MB = 2**20
 STACK_COPIES = {"train": 2, "evaluate": 3}  # copies of the slice stack a training / an evaluation holds
 
 
+CROSS_COPIES = 2  # an evaluation holds the test source's slices in memory, and a task's share of them once more
+
+
 def n_slices(cfg: dict) -> int:
     """Slices of the whole data set."""
     return len(cfg["f_esc"]) * len(cfg["seeds"]) * len(cfg["redshifts"]) * cfg["slices"]["per_box"]
+
+
+def n_cross_slices(cfg: dict) -> int:
+    """Slices (tiles of the training side) of the test source (``cm21.test_source``; 0 when off)."""
+    from .checks import source_grid
+    from .stage import cross_realizations, cross_source_of
+
+    ts = cross_source_of(cfg)
+    if ts is None:
+        return 0
+    dim = source_grid(cfg)[0]
+    if ts["source"] == "directory":
+        from pathlib import Path
+
+        from .boxes import box_geometry
+
+        names = cross_realizations(cfg)
+        if not names:
+            return 0
+        test_dim = box_geometry(Path(ts["directory"]) / names[0])[0]
+    else:
+        names, test_dim = cross_realizations(cfg), cfg["simulate"]["dim"]
+    tiles = (test_dim // dim) ** 2
+    return len(names) * len(ts["redshifts"]) * min(cfg["slices"]["per_box"], test_dim) * tiles
 
 
 def estimate_mb(step: str, cfg: dict) -> int:
@@ -39,16 +66,20 @@ def estimate_mb(step: str, cfg: dict) -> int:
     stack = n_slices(cfg) * dim**2 * 4 / MB
     if step == "slices":
         return int(BASE_MB + 3 * stack + 2 * box)
+    if step == "evaluate":
+        cross = n_cross_slices(cfg) * dim**2 * 4 / MB
+        return int(TORCH_BASE_MB + STACK_COPIES[step] * stack + CROSS_COPIES * cross)
     if step in STACK_COPIES:
         return int(TORCH_BASE_MB + STACK_COPIES[step] * stack)
     raise ValueError(f"unknown cm21 step {step!r}")
 
 
-def check_memory(step: str, cfg: dict, slices=None) -> None:
+def check_memory(step: str, cfg: dict, slices=None, cross=None) -> None:
     """Stop before a 21-cm step whose estimate exceeds this machine's (or job's) memory.
 
     ``boxes`` is estimated from the config (``simulate.dim``, ``redshifts``); ``train`` and
-    ``evaluate`` from the slice stack they read (``slices``, an array or memory map).
+    ``evaluate`` from the slice stack they read (``slices``, an array or memory map), and
+    ``evaluate`` also from the test source's slices (``cross``), when there are any.
     """
     from ..resources import require_memory
 
@@ -57,5 +88,8 @@ def check_memory(step: str, cfg: dict, slices=None) -> None:
         require_memory(estimate_mb(step, cfg), "cm21 step 'boxes'", keys)
         return
     stack = slices.size * 4 / MB
-    require_memory(TORCH_BASE_MB + STACK_COPIES[step] * stack, f"cm21 step {step!r}",
-                   {"cm21.slices.per_box": cfg["slices"]["per_box"], "slices in the stack": len(slices)})
+    extra = 0.0 if cross is None else CROSS_COPIES * cross.size * 4 / MB
+    keys = {"cm21.slices.per_box": cfg["slices"]["per_box"], "slices in the stack": len(slices)}
+    if cross is not None:
+        keys["slices of cm21.test_source"] = len(cross)
+    require_memory(TORCH_BASE_MB + STACK_COPIES[step] * stack + extra, f"cm21 step {step!r}", keys)
