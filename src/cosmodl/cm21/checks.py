@@ -17,6 +17,11 @@ from .data import realization_name, slice_positions
 NETWORKS = ("autoencoder", "fc", "ae_cnn", "cnn", "resnet")
 
 
+def redshift_in_file_name(z: float) -> str:
+    """The redshift as a box's file name writes it (``z006.50``): two redshifts with one name collide."""
+    return density_name(z, 1, 1).split("_")[3]
+
+
 def check_config(config: dict) -> None:
     """Raise ConfigError naming the key when settings of ``config['cm21']`` cannot work together."""
     cfg = config["cm21"]
@@ -24,7 +29,7 @@ def check_config(config: dict) -> None:
     check_distinct_names(cfg["f_esc"], lambda f: realization_name(f, 0).removesuffix("_s0"), "cm21.f_esc",
                          "realization folder names (f<f_esc>_s<seed>)")
     check_distinct_names(cfg["seeds"], str, "cm21.seeds", "realization folder names")
-    check_distinct_names(cfg["redshifts"], lambda z: density_name(z, 1, 1).split("_")[3], "cm21.redshifts",
+    check_distinct_names(cfg["redshifts"], redshift_in_file_name, "cm21.redshifts",
                          "box file names (z to two decimals)")
     check_fractions(cfg["split"]["test_fraction"], cfg["split"]["val_fraction"], "cm21.split")
     used = [m for m in cfg["methods"] if m in NETWORKS] + (["autoencoder"] if "ae_cnn" in cfg["methods"] else [])
@@ -71,7 +76,7 @@ def check_test_source(cfg: dict) -> None:
         raise ConfigError(f"cm21.test_source.directory = {ts['directory']} is read only when test_source.source is "
                           f"directory (it is {source})")
     if ts["redshifts"]:
-        check_distinct_names(ts["redshifts"], lambda z: density_name(z, 1, 1).split("_")[3],
+        check_distinct_names(ts["redshifts"], redshift_in_file_name,
                              "cm21.test_source.redshifts", "box file names (z to two decimals)")
     if cross_source_of(cfg) is None:
         return
