@@ -26,6 +26,7 @@ CI = ROOT / "tests" / "cluster" / "ci-profile"
 RULES = ["voids_galaxies", "voids_catalogue", "voids_subboxes", "voids_split", "voids_train", "voids_evaluate",
          "voids_metrics", "voids_figures", "lensing_simulate", "lensing_merge", "lensing_train", "lensing_evaluate",
          "lensing_metrics", "lensing_figures", "cm21_boxes", "cm21_slices", "cm21_cross_boxes", "cm21_cross_slices",
+         "cm21_features",
          "cm21_autoencoder", "cm21_train",
          "cm21_evaluate", "cm21_metrics", "cm21_figures", "specz_sets", "specz_train", "specz_evaluate",
          "specz_metrics", "specz_figures"]

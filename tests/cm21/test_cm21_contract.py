@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from cosmodl.cm21 import data, evaluate, figures, learn
+from cosmodl.cm21 import data, evaluate, features, figures, learn
 from cosmodl.cm21 import stage as steps
 from cosmodl.splits import TEST, TRAIN, VAL
 from stage_contract import StageContract, TinyRun
@@ -32,10 +32,14 @@ class TestCm21Contract(StageContract):
             steps.make_cross_realization(self.reads(cfg, "cm21_cross_boxes"), f, TEST_SEED, box, threads=1)
         test_slices, test_table = folder / "test_slices.npy", folder / "test_slices.csv"
         steps.make_cross_slices(self.reads(cfg, "cm21_cross_slices"), test_boxes, split, test_slices, test_table)
-        cross = {"slices": test_slices, "table": test_table, "source": steps.cross_source_of(cfg)["label"]}
+        feats = {name: folder / f"{name}_features.npz" for name in ("data", "cross")}
+        for name, stack in (("data", slices), ("cross", test_slices)):
+            features.make_features(self.reads(cfg, "cm21_features"), stack, split, feats[name], threads=1)
+        cross = {"slices": test_slices, "table": test_table, "features": feats["cross"],
+                 "source": steps.cross_source_of(cfg)["label"]}
         evaluate.evaluate_task(self.reads(cfg, "cm21_evaluate"), "z_all", slices, table, split,
                                {"cnn": folder / "cnn.pt"}, steps.grid_of(split)[1], folder / "z_all.json",
-                               folder / "z_all.npz", threads=1, cross=cross)
+                               folder / "z_all.npz", threads=1, cross=cross, features_path=feats["data"])
         roles = learn.split_roles(split, len(np.load(slices, mmap_mode="r")))
 
         def draw(metrics, out):

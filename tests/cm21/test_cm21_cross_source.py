@@ -12,6 +12,7 @@ from cosmodl.cm21.baselines import fesc_power_signal
 from cosmodl.cm21.boxes import write_realization
 from cosmodl.cm21.data import box_ids, class_index
 from cosmodl.cm21.evaluate import Method, cross_source_scores, mean_predicted, per_box
+from cosmodl.cm21.features import SliceSet
 from cosmodl.cm21.stage import make_cross_slices, cross_realizations, cross_source_of
 from cosmodl.errors import ConfigError
 from stage_contract import tiny_config
@@ -72,13 +73,13 @@ def test_a_shifted_model_shows_its_shift_and_slices_off_the_classes_count_in_the
     slices = np.zeros((len(table), 4, 4), np.float32)
     slices[:, 0, 0] = table["z"].to_numpy()  # the planted model reads z from a pixel
 
-    def up_one(x):
-        idx = np.minimum(np.searchsorted(classes, x[:, 0, 0]) + 1, 2)
+    def up_one(s):
+        idx = np.minimum(np.searchsorted(classes, s.slices[:, 0, 0]) + 1, 2)
         return np.eye(3)[idx]
 
     info = {"kind": "classification", "classes": classes}
     out = cross_source_scores(cfg, "z_all", info, {"shifted": Method("slices", up_one, {})},
-                              {"shifted": {"accuracy": 0.9}}, slices, table, "planted")
+                              {"shifted": {"accuracy": 0.9}}, SliceSet(slices, {}), table, "planted")
     m = out["methods"]["shifted"]
     assert out["n"] == 16 and out["n_out_of_class"] == 4
     assert m["accuracy"] == pytest.approx(1 / 3)  # of the 12 in-class slices, the z 8 ones (clipped to 8) are right
@@ -93,7 +94,7 @@ def test_patch_methods_are_scored_per_patch_on_the_other_source():
     slices = np.zeros((2, 4, 4), np.float32)
     per_patch = Method("patches", lambda x: np.repeat(np.array([20.0, 15.0]), 4), {})  # 4 patches a slice
     out = cross_source_scores(cfg, "zeta", {"kind": "regression", "classes": []}, {"p": per_patch},
-                              {"p": {"rmse": 1.0}}, slices, table, "planted")
+                              {"p": {"rmse": 1.0}}, SliceSet(slices, {}), table, "planted")
     m = out["methods"]["p"]
     assert m["rmse"] == pytest.approx(2.5) and m["per_box"]["rmse"] == pytest.approx(0.0)
     assert m["mean_predicted"] == [{"true": 17.5, "mean": 17.5, "n": 8}]
@@ -173,3 +174,11 @@ def test_the_evaluation_memory_estimate_counts_the_test_source_slices():
     expected = CROSS_COPIES * n * on["simulate"]["dim"] ** 2 * 4 / MB
     assert estimate_mb("evaluate", on) - estimate_mb("evaluate", off) == pytest.approx(expected, abs=1)
     assert estimate_mb("train", on) == estimate_mb("train", off)
+    # the features step holds one set at a time: the larger of the two
+    n_train = len(on["f_esc"]) * len(on["seeds"]) * len(on["redshifts"]) * on["slices"]["per_box"]
+    many = tiny_config("cm21", {"cm21": {"test_source": {"seeds": list(range(160, 160 + 2 * len(on["seeds"])))}}})
+    per_slice = on["simulate"]["dim"] ** 2 * 4 / MB
+    assert estimate_mb("features", on) - estimate_mb("features", off) == pytest.approx(
+        2 * max(0, n - n_train) * per_slice, abs=1)
+    assert estimate_mb("features", many) - estimate_mb("features", off) == pytest.approx(
+        2 * n_train * per_slice, abs=1)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cosmodl.cm21.baselines import physics_ablation, physics_families, physics_features, power_spectrum_2d
+from cosmodl.cm21.baselines import physics_ablation
+from cosmodl.cm21.features import power_spectrum_2d, slice_features
 from cosmodl.cm21.evaluate import evaluate_task
 from cosmodl.cm21.learn import train_task_network
 from cosmodl.config import load_schema, validate_config
@@ -31,20 +32,11 @@ def test_power_spectrum_of_a_plane_wave_sits_in_its_k_bin_and_keeps_the_variance
 def test_physics_features_read_the_moments_and_ionised_fraction():
     slices = np.zeros((2, 16, 16), np.float32)
     slices[0, :8] = 10.0
-    f = physics_features(slices, 1.5, n_k=4)
-    assert f.shape == (2, 9)
-    np.testing.assert_allclose(f[0, :5], [5.0, 25.0, 0.0, -2.0, 0.5])  # two equal halves: kurtosis 1 - 3
-    np.testing.assert_allclose(f[1, :5], [0.0, 0.0, 0.0, 0.0, 1.0])
-
-
-def test_skewness_and_kurtosis_are_scipy_s():
-    from scipy import stats
-
-    slices = np.random.default_rng(3).lognormal(1.0, 0.7, (3, 20, 20)).astype(np.float32)
-    moments = physics_families(slices, 1.5, n_k=4)["moments"]
-    flat = slices.reshape(3, -1).astype(np.float64)
-    np.testing.assert_allclose(moments[:, 2], stats.skew(flat, axis=1), rtol=1e-6)
-    np.testing.assert_allclose(moments[:, 3], stats.kurtosis(flat, axis=1), rtol=1e-6)
+    f = slice_features(slices, 1.5, cm21_cfg(families=["moments", "ionised", "power"], n_k=4))
+    assert [v.shape[1] for v in f.values()] == [4, 1, 4]
+    np.testing.assert_allclose(np.column_stack([f["moments"], f["ionised"]]),
+                               [[5.0, 25.0, 0.0, -2.0, 0.5],  # two equal halves: kurtosis 1 - 3
+                                [0.0, 0.0, 0.0, 0.0, 1.0]])
 
 
 def test_the_ablation_finds_the_family_that_carries_the_answer():
@@ -53,7 +45,7 @@ def test_the_ablation_finds_the_family_that_carries_the_answer():
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1], 60)
     slices = (rng.standard_normal((120, 16, 16)) * np.where(y, 3.0, 1.0)[:, None, None] + 100).astype(np.float32)
-    fam = physics_families(slices, 1.5, n_k=4)
+    fam = slice_features(slices, 1.5, cm21_cfg(families=["moments", "ionised", "power"], n_k=4))
     split = lambda d, rows: {k: v[rows] for k, v in d.items()}  # noqa: E731
     train, test = np.arange(0, 120, 2), np.arange(1, 120, 2)
     out = physics_ablation("classification", 0, split(fam, train), split(fam, test), y[train], y[test])
@@ -81,9 +73,12 @@ def planted(tmp_path, n_per=12, side=80):
     return paths
 
 
-def cm21_cfg(**train):
+def cm21_cfg(families=("moments", "ionised", "power"), n_k=10, **train):
+    """The tests' cm21 section: the cheap physics families unless told otherwise (the library ones
+    are tested in test_cm21_features.py)."""
     cfg = validate_config({"cm21": {"simulate": {"dim": 80}, "slices": {"patch": 16},
                                     "methods": ["physics", "pca_knn", "cnn"],
+                                    "baselines": {"families": list(families), "n_k": n_k},
                                     "train": {"epochs": 6, "batch_size": 12, "lr": 0.003, **train}}},
                           load_schema())["cm21"]
     return cfg
@@ -119,6 +114,8 @@ def test_a_network_and_the_baselines_recover_a_planted_redshift_and_zeta(tmp_pat
     ({"simulate": {"dim": 64}}, "simulate.dim: 64 cells per side; the autoencoder needs"),
     ({"simulate": {"dim": 80, "box_len": 120.5}}, "box_len = 120.5: .* must be an integer"),
     ({"simulate": {"dim": 80}, "slices": {"patch": 100}}, "patch = 100 is larger"),
+    ({"simulate": {"dim": 80}, "slices": {"patch": 16}, "baselines": {"scattering": {"J": 7}}},
+     "scattering.J = 7: the largest wavelet"),
     ({"source": "directory"}, "needs cm21.directory"),
     ({"source": "directory", "directory": "/nonexistent"}, "no such folder"),
 ])

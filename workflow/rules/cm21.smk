@@ -92,6 +92,27 @@ rule cm21_cross_slices:
         "../../scripts/cm21_cross_slices.py"
 
 
+rule cm21_features:
+    input:
+        slices="results/cm21/{set}/slices.npy",
+        split="results/cm21/data/split.json",
+    output:
+        "results/cm21/{set}/features.npz",
+    log:
+        "logs/cm21/features/{set}.log",
+    benchmark:
+        "benchmarks/cm21/features/{set}.tsv"
+    wildcard_constraints:
+        set="data|cross_source",
+    resources:
+        mem_mb=mem_mb("cm21", "features"),
+        runtime=60,
+    params:
+        cm21=section("cm21", "cm21_features"),
+    script:
+        "../../scripts/cm21_features.py"
+
+
 rule cm21_autoencoder:
     input:
         slices="results/cm21/data/slices.npy",
@@ -146,6 +167,7 @@ rule cm21_evaluate:
     input:
         unpack(cm21_task_records),
         unpack(cm21_cross_inputs),
+        unpack(cm21_feature_inputs),
         slices="results/cm21/data/slices.npy",
         table="results/cm21/data/slices.csv",
         split="results/cm21/data/split.json",

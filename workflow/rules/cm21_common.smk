@@ -64,3 +64,13 @@ def cm21_cross_inputs(wildcards):
         "cross_slices": "results/cm21/cross_source/slices.npy",
         "cross_table": "results/cm21/cross_source/slices.csv",
     }
+
+
+def cm21_feature_inputs(wildcards):
+    """The summary statistics of the slices (and of the test source's), when the physics baseline runs."""
+    if "physics" not in CM21["methods"]:
+        return {}
+    inputs = {"features": "results/cm21/data/features.npz"}
+    if CM21_CROSS is not None:
+        inputs["cross_features"] = "results/cm21/cross_source/features.npz"
+    return inputs

@@ -12,6 +12,8 @@ cm21_slices           ``stage.make_slices``: slices, their table and split (``da
 cm21_cross_boxes       ``stage.make_cross_realization``: a realization of ``cm21.test_source``
                       (``stage.cross_source_of``, ``stage.cross_realizations``)
 cm21_cross_slices      ``stage.make_cross_slices``: its slices, cut to the training slice side
+cm21_features         ``features.make_features``: the physics baselines' summary statistics of
+                      the slices, and of the test source's
 cm21_autoencoder      ``learn.train_autoencoder`` (networks in ``models``)
 cm21_train            ``learn.train_task_network``
 cm21_evaluate         ``evaluate.evaluate_task`` (baselines in ``baselines``; cell size from
@@ -33,6 +35,7 @@ READS = {
     "cm21_train": ("slices", "tasks_fixed", "model", "train", "train_overrides"),
     "cm21_cross_boxes": ("source", "simulate", "redshifts", "zeta_per_fesc", "test_source"),
     "cm21_cross_slices": ("source", "redshifts", "zeta_per_fesc", "slices", "test_source"),
+    "cm21_features": ("seed", "baselines"),
     "cm21_evaluate": ("seed", "slices", "tasks_fixed", "methods", "baselines", "model"),
     "cm21_figures": ("redshifts", "f_esc", "zeta_per_fesc", "slices", "figures", "tasks_fixed"),
 }

@@ -1,11 +1,11 @@
 """Baselines without deep learning: summary statistics a cosmologist would try first, and the seed's PCA + k-NN.
 
-* **physics**: per slice, three families of summary statistics (:data:`FAMILIES`): the one-point
-  moments of delta_T_b (mean, variance, skewness, kurtosis), the ionised fraction (cells with
-  delta_T_b = 0) and the azimuthally averaged 2-D power spectrum in ``n_k`` logarithmic
-  k-bins, then a logistic regression (standardised features) and a gradient-boosted tree
-  ensemble (scikit-learn's HistGradientBoosting); ridge and boosting regressors for zeta.
-  :func:`physics_ablation` scores the boosting on each family alone and without it.
+* **physics**: per slice, the families of summary statistics of :mod:`cosmodl.cm21.features`
+  (one-point moments, ionised fraction, 2-D power spectrum, Betti numbers, bubble sizes, wavelet
+  scattering; ``cm21.baselines.families``), then a logistic regression (standardised features)
+  and a gradient-boosted tree ensemble (scikit-learn's HistGradientBoosting); ridge and boosting
+  regressors for zeta. :func:`physics_ablation` scores the boosting on each family alone and
+  without it.
 * **pca_knn**: PCA (``n_components``) fitted on the training patches, then Euclidean k-nearest
   neighbours on the projections (MAIS 202: 50 components, 33 % on 17 redshifts).
 """
@@ -14,83 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def power_spectrum_2d(slices: np.ndarray, cell_mpc: float, n_k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Azimuthally averaged 2-D power spectra of slices.
-
-    Parameters
-    ----------
-    slices : ndarray (N, S, S), mK
-    cell_mpc : float
-        Cell side, comoving Mpc.
-    n_k : int
-        Logarithmic bins between the fundamental mode and the Nyquist frequency.
-
-    Returns
-    -------
-    k : ndarray (n_k,), 1/Mpc, bin centres (geometric)
-    power : ndarray (N, n_k), mK^2 Mpc^2; ``P(k) = |FFT|^2 cell^2 / S^2`` averaged over the
-        modes in each bin (the convention of a continuous field's 2-D power spectrum).
-    """
-    n, s, _ = slices.shape
-    side = s * cell_mpc
-    ft = np.fft.rfft2(slices - slices.mean(axis=(1, 2), keepdims=True))
-    kx = 2 * np.pi * np.fft.fftfreq(s, d=cell_mpc)
-    ky = 2 * np.pi * np.fft.rfftfreq(s, d=cell_mpc)
-    kmag = np.sqrt(kx[:, None] ** 2 + ky[None, :] ** 2)
-    # rfft2 keeps half the plane: the modes with ky > 0 stand for two, the ky = 0 (and Nyquist) column for one
-    weight = np.full(kmag.shape, 2.0)
-    weight[:, 0] = 1.0
-    if s % 2 == 0:
-        weight[:, -1] = 1.0
-    edges = np.geomspace(2 * np.pi / side, np.pi / cell_mpc, n_k + 1)
-    which = np.digitize(kmag, edges) - 1
-    power = np.abs(ft) ** 2 * cell_mpc**2 / s**2
-    out = np.zeros((n, n_k))
-    for b in range(n_k):
-        m = which == b
-        w = weight[m]
-        out[:, b] = (power[:, m] * w).sum(axis=1) / max(w.sum(), 1e-30)
-    return np.sqrt(edges[:-1] * edges[1:]), out
-
-
-FAMILIES = ("moments", "ionised", "power")  # the physics features' families, in their column order
-
-
-def physics_families(slices: np.ndarray, cell_mpc: float, n_k: int = 10) -> dict[str, np.ndarray]:
-    """Summary statistics of each slice, by family.
-
-    Parameters
-    ----------
-    slices : ndarray (N, S, S), mK
-    cell_mpc : float
-    n_k : int
-
-    Returns
-    -------
-    dict
-        ``moments`` (N, 4): mean (mK), variance (mK^2), skewness and excess kurtosis of delta_T_b
-        (0 for a constant slice); ``ionised`` (N, 1): the fraction of cells with delta_T_b <= 0;
-        ``power`` (N, n_k): log10 of the 2-D power spectrum (:func:`power_spectrum_2d`, + 1e-6).
-    """
-    x = slices.reshape(len(slices), -1).astype(np.float64)
-    mean = x.mean(axis=1)
-    centred = x - mean[:, None]
-    var = (centred**2).mean(axis=1)
-    safe = np.where(var > 0, var, 1.0)
-    skew = np.where(var > 0, (centred**3).mean(axis=1) / safe**1.5, 0.0)
-    kurt = np.where(var > 0, (centred**4).mean(axis=1) / safe**2 - 3.0, 0.0)
-    _, power = power_spectrum_2d(slices, cell_mpc, n_k)
-    return {"moments": np.column_stack([mean, var, skew, kurt]),
-            "ionised": (x <= 0).mean(axis=1)[:, None],
-            "power": np.log10(power + 1e-6)}
-
-
-def physics_features(slices: np.ndarray, cell_mpc: float, n_k: int = 10) -> np.ndarray:
-    """Summary statistics of each slice: (N, 5 + n_k), the :data:`FAMILIES` of :func:`physics_families`
-    side by side (mean, variance, skewness, kurtosis, ionised fraction, log10 P(k))."""
-    families = physics_families(slices, cell_mpc, n_k)
-    return np.column_stack([families[f] for f in FAMILIES])
+from .features import power_spectrum_2d
 
 
 def physics_ablation(kind: str, seed: int, train: dict, test: dict, y_train: np.ndarray, y_test: np.ndarray) -> dict:
@@ -102,7 +26,7 @@ def physics_ablation(kind: str, seed: int, train: dict, test: dict, y_train: np.
     kind : {'classification', 'regression'}
     seed : int
     train, test : dict
-        :func:`physics_families` of the training and test slices.
+        family -> (N, d) features of the training and test slices (:func:`cosmodl.cm21.features.slice_features`).
     y_train, y_test : ndarray
         Class indices, or zeta.
 
@@ -120,9 +44,10 @@ def physics_ablation(kind: str, seed: int, train: dict, test: dict, y_train: np.
             return float(np.mean(predicted == y_test))
         return float(np.sqrt(np.mean((predicted - y_test) ** 2)))
 
-    return {"metric": "accuracy" if kind == "classification" else "rmse", "all": score(FAMILIES),
-            "alone": {f: score([f]) for f in FAMILIES},
-            "without": {f: score([g for g in FAMILIES if g != f]) for f in FAMILIES}}
+    families = list(train)
+    return {"metric": "accuracy" if kind == "classification" else "rmse", "all": score(families),
+            "alone": {f: score([f]) for f in families},
+            "without": {f: score([g for g in families if g != f]) for f in families if len(families) > 1}}
 
 
 def fesc_power_signal(slices: np.ndarray, table, cell_mpc: float, n_k: int = 10) -> dict:

@@ -110,6 +110,10 @@ def check_grid(cfg: dict, dim: int) -> None:
         kept = (dim // cfg["slices"]["patch"] * cfg["slices"]["patch"]) ** 2 / dim**2
         raise ConfigError(f"cm21.slices.patch = {cfg['slices']['patch']} does not divide the {dim}-cell slices: the "
                           f"fully connected network's patches would leave out {1 - kept:.0%} of every slice")
+    j_scales = cfg["baselines"]["scattering"]["J"]
+    if "physics" in methods and "scattering" in cfg["baselines"]["families"] and 2**j_scales > dim:
+        raise ConfigError(f"cm21.baselines.scattering.J = {j_scales}: the largest wavelet (2^J = {2**j_scales} cells) "
+                          f"is wider than the {dim}-cell slices")
     slice_positions(dim, cfg["slices"]["per_box"])
     if cfg["source"] == "simulate" and cfg["simulate"]["r_max"] < 0.620350491 * cfg["simulate"]["box_len"] / dim:
         raise ConfigError(f"cm21.simulate.r_max = {cfg['simulate']['r_max']} Mpc is below the cell scale")

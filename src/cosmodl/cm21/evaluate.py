@@ -21,9 +21,9 @@ from ..evaluation.compare import format_value, verdict, write_markdown_table, wr
 from ..evaluation.metrics import classification_metrics, regression_errors
 from ..io import atomic_output, load_array, write_json
 from ..records import load_model, predict
-from .baselines import (fesc_power_signal, pca_knn, physics_ablation, physics_families, physics_features,
-                        physics_models)
+from .baselines import fesc_power_signal, pca_knn, physics_ablation, physics_models
 from .data import box_ids, class_index, patches_of, target_column, task_mask, task_rows
+from .features import SliceSet, load_features, slice_features
 from .learn import split_roles
 from .published import PUBLISHED
 from .resources import check_memory
@@ -48,14 +48,14 @@ class Method:
     unit : {'slices', 'patches'}
         What it answers for: each slice, or each of the ``per`` patches of a slice (slice-major).
     scores : callable
-        slices (N, S, S) mK -> class probabilities (N * per, n_classes), or values (N * per,) for a
-        regression (zeta).
+        :class:`cosmodl.cm21.features.SliceSet` of N slices -> class probabilities (N * per,
+        n_classes), or values (N * per,) for a regression (zeta).
     record : dict
         What the metrics say of its training (``n_train``, ``components``, ``epochs``...).
     """
 
     unit: str
-    scores: Callable[[np.ndarray], np.ndarray]
+    scores: Callable[[SliceSet], np.ndarray]
     record: dict
 
 
@@ -67,8 +67,7 @@ def _full_proba(model, x: np.ndarray, n_classes: int) -> np.ndarray:
     return out
 
 
-def fit_methods(cfg: dict, info: dict, slices: np.ndarray, records: dict, cell_mpc: float,
-                threads: int | None = None) -> dict[str, Method]:
+def fit_methods(cfg: dict, info: dict, data: SliceSet, records: dict, threads: int | None = None) -> dict[str, Method]:
     """Fit the baselines on the task's training slices and load its trained networks.
 
     Parameters
@@ -77,11 +76,10 @@ def fit_methods(cfg: dict, info: dict, slices: np.ndarray, records: dict, cell_m
         ``config['cm21']``.
     info : dict
         :func:`cosmodl.cm21.data.task_rows` of the task.
-    slices : ndarray (N, S, S), mK
-        Every slice; the task's training rows are ``info['rows']['train']``.
+    data : SliceSet
+        Every slice and its features; the task's training rows are ``info['rows']['train']``.
     records : dict
         Network name -> model record path.
-    cell_mpc : float
 
     Returns
     -------
@@ -94,33 +92,31 @@ def fit_methods(cfg: dict, info: dict, slices: np.ndarray, records: dict, cell_m
     base, patch = cfg["baselines"], cfg["slices"]["patch"]
     methods = {}
     if "physics" in cfg["methods"]:
-        def features(x):
-            return physics_features(x, cell_mpc, base["n_k"])
-
-        f_train = features(slices[train])
+        families = base["families"]
+        f_train = data.take(train).stacked(families)
         for name, model in physics_models(info["kind"], cfg["seed"]).items():
             model.fit(f_train, train_truth)
-            scores = ((lambda x, m=model: _full_proba(m, features(x), n_classes)) if classification
-                      else (lambda x, m=model: m.predict(features(x))))
-            methods[name] = Method("slices", scores, {"n_train": int(len(train))})
+            scores = ((lambda s, m=model: _full_proba(m, s.stacked(families), n_classes)) if classification
+                      else (lambda s, m=model: m.predict(s.stacked(families))))
+            methods[name] = Method("slices", scores, {"n_train": int(len(train)), "features": int(f_train.shape[1])})
     if "pca_knn" in cfg["methods"]:
         def flat_patches(x):
             return patches_of(x, patch).reshape(-1, patch * patch) / cfg["slices"]["scale_mk"]
 
-        x_train = flat_patches(slices[train])
+        x_train = flat_patches(data.slices[train])
         y_train = np.repeat(train_truth, len(x_train) // max(len(train), 1))
         fit_rows = np.random.default_rng(cfg["seed"]).permutation(len(x_train))[:base["max_fit_patches"]]
         n_comp = min(base["pca_components"], len(fit_rows), x_train.shape[1])
         knn = pca_knn(info["kind"], n_comp, base["knn_neighbors"]).fit(x_train[fit_rows], y_train[fit_rows])
-        scores = ((lambda x: _full_proba(knn, flat_patches(x), n_classes)) if classification
-                  else (lambda x: knn.predict(flat_patches(x))))
+        scores = ((lambda s: _full_proba(knn, flat_patches(s.slices), n_classes)) if classification
+                  else (lambda s: knn.predict(flat_patches(s.slices))))
         methods["pca_knn"] = Method("patches", scores, {"n_train": int(len(fit_rows)), "components": n_comp})
     for network, path in records.items():
         model, record = load_model(path)
         summary = record.get("summary", {})
 
-        def scores(x, model=model, network=network):
-            inputs = patches_of(x, patch) if network == "fc" else x
+        def scores(s, model=model, network=network):
+            inputs = patches_of(s.slices, patch) if network == "fc" else s.slices
             return predict(model, inputs, threads=threads)  # through the record's input transform
 
         methods[network] = Method("patches" if network == "fc" else "slices", scores,
@@ -188,7 +184,7 @@ def per_box(info: dict, scores: np.ndarray, boxes: np.ndarray, truth: np.ndarray
     return {"rmse": float(np.sqrt(np.mean((mean - box_truth) ** 2))), "n_boxes": int(len(ids))}
 
 
-def cross_source_scores(cfg: dict, task: str, info: dict, methods: dict, in_source: dict, slices: np.ndarray,
+def cross_source_scores(cfg: dict, task: str, info: dict, methods: dict, in_source: dict, other: SliceSet,
                         table: pd.DataFrame, source: str) -> dict:
     """Every method of a task on the slices of another source, beside its in-source test score.
 
@@ -203,8 +199,8 @@ def cross_source_scores(cfg: dict, task: str, info: dict, methods: dict, in_sour
         :func:`fit_methods`.
     in_source : dict
         The methods' test-set metrics (name -> dict).
-    slices : ndarray (N, S, S), mK
-        The other source's slices (every one a test slice), on the training grid.
+    other : SliceSet
+        The other source's slices (every one a test slice, on the training grid) and their features.
     table : DataFrame
         Their table (``seed, f_esc, zeta, z, ...``).
     source : str
@@ -230,7 +226,7 @@ def cross_source_scores(cfg: dict, task: str, info: dict, methods: dict, in_sour
     if not len(keep):
         return out
     for name, method in methods.items():
-        scores = np.asarray(method.scores(slices[keep]))
+        scores = np.asarray(method.scores(other.take(keep)))
         per = len(scores) // len(keep)
         answer = answers(info, scores)
         unit_truth, unit_inside = np.repeat(truth, per), np.repeat(inside, per)
@@ -249,7 +245,8 @@ def cross_source_scores(cfg: dict, task: str, info: dict, methods: dict, in_sour
 
 
 def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, records: dict, cell_mpc: float,
-                  out_json, out_npz, threads: int | None = None, cross: dict | None = None) -> dict:
+                  out_json, out_npz, threads: int | None = None, cross: dict | None = None,
+                  features_path=None) -> dict:
     """Score every method of one task on the test set and write the task's evaluation.
 
     Parameters
@@ -265,8 +262,11 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
     out_json, out_npz : path
         Metrics per method; test rows, truth and each method's predictions (for figures).
     cross : dict, optional
-        The test source (:func:`cosmodl.cm21.stage.cross_source_of`): ``slices`` and ``table`` paths
-        of its slices and ``source`` in words; its scores go under ``cross_source``.
+        The test source (:func:`cosmodl.cm21.stage.cross_source_of`): ``slices``, ``table`` and
+        ``features`` paths of its slices and ``source`` in words; its scores go under ``cross_source``.
+    features_path : path, optional
+        The slices' summary statistics (rule ``cm21_features``); computed here when not given (and
+        likewise the test source's without ``cross['features']``).
 
     Returns
     -------
@@ -282,10 +282,11 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
     rows, targets = info["rows"], info["targets"]
     truth, train_truth = targets[rows["test"]], targets[rows["train"]]
     test_boxes = box_ids(table.iloc[rows["test"]])
-    fitted = fit_methods(cfg, info, slices, records, cell_mpc, threads)
+    data = SliceSet(slices, _features(cfg, features_path, slices, cell_mpc, threads))
+    fitted = fit_methods(cfg, info, data, records, threads)
     methods, predictions = {}, {}
     for name, method in fitted.items():
-        scores = np.asarray(method.scores(slices[rows["test"]]))
+        scores = np.asarray(method.scores(data.take(rows["test"])))
         per = len(scores) // max(len(truth), 1)
         predictions[name] = answers(info, scores)
         unit_truth = np.repeat(truth, per)
@@ -298,16 +299,15 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
                   "n": {k: int(len(v)) for k, v in rows.items()}, "methods": methods,
                   "published": PUBLISHED.get(task, {})}
     if "physics" in cfg["methods"]:
-        families = {role: physics_families(slices[rows[role]], cell_mpc, cfg["baselines"]["n_k"])
-                    for role in ("train", "test")}
-        evaluation["physics_ablation"] = physics_ablation(info["kind"], cfg["seed"], families["train"],
-                                                          families["test"], train_truth, truth)
+        evaluation["physics_ablation"] = physics_ablation(info["kind"], cfg["seed"], data.take(rows["train"]).features,
+                                                          data.take(rows["test"]).features, train_truth, truth)
     if task.startswith("fesc_"):
         keep = np.flatnonzero(task_mask(table, task, cfg["tasks_fixed"]["f_esc"], cfg["tasks_fixed"]["z"]))
         evaluation["fesc_power"] = fesc_power_signal(slices[keep], table.iloc[keep], cell_mpc,
                                                      cfg["baselines"]["n_k"])
     if cross is not None:
         other = np.array(other, dtype=np.float32)
+        other = SliceSet(other, _features(cfg, cross.get("features"), other, cell_mpc, threads))
         evaluation["cross_source"] = cross_source_scores(cfg, task, info, fitted, methods, other,
                                                          pd.read_csv(cross["table"]), cross["source"])
     write_json(evaluation, out_json)
@@ -321,6 +321,16 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
     return evaluation
 
 
+def _features(cfg: dict, path, slices: np.ndarray, cell_mpc: float, threads: int | None) -> dict:
+    """The physics families of a slice set: read from rule cm21_features' file, or computed here
+    (none when the physics baseline is off)."""
+    if "physics" not in cfg["methods"]:
+        return {}
+    if path is not None:
+        return load_features(path, cfg["baselines"]["families"], len(slices))
+    return slice_features(slices, cell_mpc, cfg, threads)
+
+
 def collect_metrics(evaluations, schema_path, out_path) -> dict:
     """Merge the per-task evaluations into ``metrics.json`` (schema-checked) with the markdown table."""
     tasks = {}
@@ -331,7 +341,7 @@ def collect_metrics(evaluations, schema_path, out_path) -> dict:
     split = next(iter(tasks.values())).get("split", {})
     first = next(iter(tasks.values()))
     doc = {"stage": "cm21", "split": split, "patch": first.get("patch"), "tasks": tasks,
-           "table": accuracy_table(tasks)}
+           "table": accuracy_table(tasks) + ablation_table(tasks)}
     if "cross_source" in first:
         doc["test_source"] = first["cross_source"]["source"]
     return write_metrics(doc, schema_path, out_path)
@@ -366,6 +376,23 @@ def accuracy_table(tasks: dict) -> str:
             other = format_value(cross.get(name, {}).get(metric))
             lines.append(f"| {task} | {name} | {m['unit']} | {scores} | {box} | {other} | {published} "
                          f"| {m.get('n_train') or ''} |")
+    return "\n".join(lines)
+
+
+def ablation_table(tasks: dict) -> str:
+    """Markdown (empty without the physics baseline): per task, the physics boosting on every feature
+    family, on each family alone and on all but it - which family carries the accuracy."""
+    ablations = {task: doc["physics_ablation"] for task, doc in tasks.items() if "physics_ablation" in doc}
+    if not ablations:
+        return ""
+    families = list(next(iter(ablations.values()))["alone"])
+    lines = ["", "", "Physics ablation (statistics + boosting): test accuracy, or zeta RMSE, on every family, on each "
+             "family alone, and on all the others (cosmodl.cm21.features).", "",
+             "| task | features | all | " + " | ".join(families) + " |", "|---|---|---|" + "---|" * len(families)]
+    for task, a in ablations.items():
+        for which in ("alone", "without"):
+            cells = " | ".join(format_value(a[which].get(f)) for f in families)
+            lines.append(f"| {task} | {which} | {format_value(a['all'])} | {cells} |")
     return "\n".join(lines)
 
 

@@ -3,7 +3,8 @@
 The generator holds the displacement (3 n^3), the particles (3 n^3), Fourier work arrays
 (about 4 n^3) and every redshift's two boxes until the folder is written; slicing holds the
 slice stack about three times (reading, concatenating, saving); training and evaluation hold
-the stack in memory (and the patches for the patch methods).
+the stack in memory (and the patches for the patch methods); the features step holds one slice
+set (the training stack or the test source's, the larger for the estimate) beside torch (kymatio).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def estimate_mb(step: str, cfg: dict) -> int:
 
     Parameters
     ----------
-    step : {'boxes', 'slices', 'train', 'evaluate', 'small'}
+    step : {'boxes', 'slices', 'features', 'train', 'evaluate', 'small'}
     cfg : dict
         ``config['cm21']`` (validated).
     """
@@ -66,8 +67,10 @@ def estimate_mb(step: str, cfg: dict) -> int:
     stack = n_slices(cfg) * dim**2 * 4 / MB
     if step == "slices":
         return int(BASE_MB + 3 * stack + 2 * box)
+    cross = n_cross_slices(cfg) * dim**2 * 4 / MB
+    if step == "features":
+        return int(TORCH_BASE_MB + 2 * max(stack, cross))
     if step == "evaluate":
-        cross = n_cross_slices(cfg) * dim**2 * 4 / MB
         return int(TORCH_BASE_MB + STACK_COPIES[step] * stack + CROSS_COPIES * cross)
     if step in STACK_COPIES:
         return int(TORCH_BASE_MB + STACK_COPIES[step] * stack)
