@@ -26,14 +26,13 @@ CI = ROOT / "tests" / "cluster" / "ci-profile"
 RULES = ["voids_galaxies", "voids_catalogue", "voids_subboxes", "voids_split", "voids_train", "voids_evaluate",
          "voids_metrics", "voids_figures", "lensing_simulate", "lensing_merge", "lensing_train", "lensing_evaluate",
          "lensing_metrics", "lensing_figures", "cm21_boxes", "cm21_slices", "cm21_cross_boxes", "cm21_cross_slices",
-         "cm21_features",
-         "cm21_autoencoder", "cm21_train",
-         "cm21_evaluate", "cm21_metrics", "cm21_figures", "specz_sets", "specz_train", "specz_evaluate",
-         "specz_metrics", "specz_figures"]
+         "cm21_features", "cm21_autoencoder", "cm21_train", "cm21_evaluate", "cm21_metrics", "cm21_figures",
+         "cm21_observe", "cm21_telescope_train", "cm21_telescope_evaluate", "cm21_telescope", "specz_sets",
+         "specz_train", "specz_evaluate", "specz_metrics", "specz_figures"]
 # tiny tail rules run where snakemake runs
 LOCAL_RULES = ["voids_split", "voids_metrics", "voids_figures", "lensing_merge", "lensing_metrics", "cm21_metrics",
-               "specz_metrics", "specz_figures"]
-GPU_RULES = ["voids_train", "lensing_train", "cm21_autoencoder", "cm21_train", "specz_train"]
+               "cm21_telescope", "specz_metrics", "specz_figures"]
+GPU_RULES = ["voids_train", "lensing_train", "cm21_autoencoder", "cm21_train", "cm21_telescope_train", "specz_train"]
 
 
 def snakemake(workdir, *args, profiles=(HAL, CI), timeout=900, env=None):

@@ -145,8 +145,20 @@ def test_smoke_generates_slices_trains_and_evaluates_the_cm21_stage(repo_root, s
     assert z_all["methods"]["ae_cnn"]["per_box"]["n_boxes"] == 2 * 3  # slabs: both f_esc and all z of seed 150
     names = {p.name for p in (cm / "figures").glob("*.png")}
     assert names == {"boxes.png", "history.png", "accuracy.png", "confusion.png", "training_curves.png",
-                     "reconstructions.png", "accuracy_curves.png", "cross_source.png"}
-    assert "| z_all | ae_cnn | slices |" in (cm / "accuracy_table.md").read_text()
+                     "reconstructions.png", "accuracy_curves.png", "cross_source.png", "telescope.png"}
+    table = (cm / "accuracy_table.md").read_text()
+    assert "| z_all | ae_cnn | slices |" in table and "| z_all | alone |" in table
+    # the physics features: every family, computed once per slice set
+    families = ["moments", "ionised", "power", "topology", "bubbles", "scattering"]
+    assert list(z_all["physics_ablation"]["alone"]) == families
+    with np.load(cm / "data/features.npz") as f:
+        assert all(f[name].shape[0] == 2 * 3 * 16 for name in families)
+    # the telescope curve: one noise level, the CNN and the physics baseline trained on observed slices
+    curve = json.loads((cm / "telescope.json").read_text())
+    assert [level["noise_mk"] for level in curve["levels"]] == [2.0] and curve["beam_arcmin"] == 4.0
+    assert set(curve["levels"][0]["methods"]) == {"physics_logistic", "physics_boosting", "cnn"}
+    observed = np.load(cm / "telescope/noise2/slices.npy", mmap_mode="r")
+    assert observed.shape == (2 * 3 * 16, 80, 80) and np.abs(observed.mean(axis=(1, 2))).max() < 1e-3
 
 
 def test_smoke_generates_spectra_trains_and_evaluates_the_specz_stage(repo_root, smoke_run):

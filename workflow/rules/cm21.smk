@@ -5,9 +5,10 @@
 
 localrules:
     cm21_metrics,
+    cm21_telescope,
 
 
-STAGE_TARGETS["cm21"] = stage_targets("cm21")
+STAGE_TARGETS["cm21"] = stage_targets("cm21", *CM21_TELESCOPE_TARGETS)
 
 
 rule cm21_boxes:
@@ -103,7 +104,7 @@ rule cm21_features:
     benchmark:
         "benchmarks/cm21/features/{set}.tsv"
     wildcard_constraints:
-        set="data|cross_source",
+        set=r"data|cross_source|telescope/noise[0-9.]+",
     resources:
         mem_mb=mem_mb("cm21", "features"),
         runtime=60,
@@ -274,3 +275,116 @@ rule cm21_figures:
         networks=CM21_NETWORKS,
     script:
         "../../scripts/cm21_figures.py"
+
+
+rule cm21_observe:
+    input:
+        slices="results/cm21/data/slices.npy",
+        table="results/cm21/data/slices.csv",
+        split="results/cm21/data/split.json",
+    output:
+        "results/cm21/telescope/{level}/slices.npy",
+    log:
+        "logs/cm21/observe/{level}.log",
+    benchmark:
+        "benchmarks/cm21/observe/{level}.tsv"
+    wildcard_constraints:
+        level=r"noise[0-9.]+",
+    resources:
+        mem_mb=mem_mb("cm21", "slices"),
+        runtime=30,
+    params:
+        cm21=section("cm21", "cm21_observe"),
+        noise_mk=lambda wildcards: float(wildcards.level.removeprefix("noise")),
+    script:
+        "../../scripts/cm21_observe.py"
+
+
+rule cm21_telescope_train:
+    input:
+        slices="results/cm21/telescope/{level}/slices.npy",
+        table="results/cm21/data/slices.csv",
+        split="results/cm21/data/split.json",
+    output:
+        model="results/cm21/telescope/{level}/{task}_{network}.pt",
+        history="results/cm21/telescope/{level}/{task}_{network}_history.csv",
+    log:
+        "logs/cm21/telescope_train/{level}_{task}_{network}.log",
+    benchmark:
+        "benchmarks/cm21/telescope_train/{level}_{task}_{network}.tsv"
+    wildcard_constraints:
+        level=r"noise[0-9.]+",
+        task="|".join(CM21_TASK_NAMES),
+        network="fc|cnn|resnet",
+    threads: MAX_THREADS
+    resources:
+        gpu=cm21_devices,
+        cpus_per_gpu=cpus_per_gpu(cm21_devices),
+        mem_mb=mem_mb("cm21", "train"),
+        runtime=720,
+    params:
+        cm21=section("cm21", "cm21_train"),
+        workdir="results/cm21/checkpoints/telescope/{level}/{task}_{network}",
+    script:
+        "../../scripts/cm21_train.py"
+
+
+rule cm21_telescope_evaluate:
+    input:
+        unpack(cm21_telescope_records),
+        slices="results/cm21/telescope/{level}/slices.npy",
+        features="results/cm21/telescope/{level}/features.npz",
+        table="results/cm21/data/slices.csv",
+        split="results/cm21/data/split.json",
+    output:
+        metrics="results/cm21/telescope/{level}/{task}.json",
+        predictions="results/cm21/telescope/{level}/{task}.npz",
+    log:
+        "logs/cm21/telescope_evaluate/{level}_{task}.log",
+    benchmark:
+        "benchmarks/cm21/telescope_evaluate/{level}_{task}.tsv"
+    wildcard_constraints:
+        level=r"noise[0-9.]+",
+        task="|".join(CM21_TASK_NAMES),
+    threads: MAX_THREADS
+    resources:
+        mem_mb=mem_mb("cm21", "evaluate"),
+        runtime=60,
+    params:
+        cm21={
+            **section("cm21", "cm21_evaluate"),
+            "methods": ["physics", *CM21["telescope"]["networks"]],
+        },
+        networks=CM21["telescope"]["networks"],
+        test_source=None,
+    script:
+        "../../scripts/cm21_evaluate.py"
+
+
+rule cm21_telescope:
+    input:
+        evaluations=expand(
+            "results/cm21/telescope/{level}/{task}.json",
+            level=CM21_LEVELS,
+            task=CM21["telescope"]["task"],
+        ),
+        slices="results/cm21/data/slices.npy",
+    output:
+        curve="results/cm21/telescope.json",
+        figure=report(
+            "results/cm21/figures/telescope.png",
+            caption="../report/cm21_telescope.rst",
+            category="cm21",
+        ),
+    log:
+        "logs/cm21/telescope/telescope.log",
+    benchmark:
+        "benchmarks/cm21/telescope/telescope.tsv"
+    resources:
+        mem_mb=mem_mb("cm21", "small"),
+        runtime=10,
+    params:
+        cm21=section("cm21", "cm21_telescope"),
+        noise_mk=CM21["telescope"]["noise_mk"],
+    script:
+        "../../scripts/cm21_telescope.py"

@@ -1,6 +1,8 @@
 # 21-cm stage: constants and the input, param and resource functions of its rules (cm21.smk).
 from cosmodl.cm21.data import realization_name
+from cosmodl.cm21.data import TASKS as CM21_TASK_NAMES
 from cosmodl.cm21.stage import cross_realizations, cross_source_of
+from cosmodl.cm21.telescope import level_name
 
 CM21 = config["cm21"]
 CM21_REALIZATIONS = [
@@ -74,3 +76,20 @@ def cm21_feature_inputs(wildcards):
     if CM21_CROSS is not None:
         inputs["cross_features"] = "results/cm21/cross_source/features.npz"
     return inputs
+
+
+# the telescope curve (cm21.telescope): one folder per noise level; off while noise_mk is empty
+CM21_LEVELS = [level_name(n) for n in CM21["telescope"]["noise_mk"]]
+CM21_TELESCOPE_TARGETS = (
+    ["results/cm21/telescope.json", "results/cm21/figures/telescope.png"]
+    if CM21_LEVELS
+    else []
+)
+
+
+def cm21_telescope_records(wildcards):
+    """Model records of the networks trained at one noise level, by name."""
+    return {
+        n: f"results/cm21/telescope/{wildcards.level}/{wildcards.task}_{n}.pt"
+        for n in CM21["telescope"]["networks"]
+    }

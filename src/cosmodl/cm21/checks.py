@@ -25,7 +25,8 @@ def redshift_in_file_name(z: float) -> str:
 def check_config(config: dict) -> None:
     """Raise ConfigError naming the key when settings of ``config['cm21']`` cannot work together."""
     cfg = config["cm21"]
-    tasks = cfg["tasks"]
+    telescope = cfg["telescope"]
+    tasks = cfg["tasks"] + ([telescope["task"]] if telescope["noise_mk"] else [])  # the curve's task is fitted too
     check_distinct_names(cfg["f_esc"], lambda f: realization_name(f, 0).removesuffix("_s0"), "cm21.f_esc",
                          "realization folder names (f<f_esc>_s<seed>)")
     check_distinct_names(cfg["seeds"], str, "cm21.seeds", "realization folder names")
@@ -33,6 +34,8 @@ def check_config(config: dict) -> None:
                          "box file names (z to two decimals)")
     check_fractions(cfg["split"]["test_fraction"], cfg["split"]["val_fraction"], "cm21.split")
     used = [m for m in cfg["methods"] if m in NETWORKS] + (["autoencoder"] if "ae_cnn" in cfg["methods"] else [])
+    if telescope["noise_mk"]:
+        used = list(dict.fromkeys(used + telescope["networks"]))
     check_train_overrides(cfg, "cm21", used)
     if "z_fixed_fesc" in tasks and not np.isclose(cfg["f_esc"], cfg["tasks_fixed"]["f_esc"]).any():
         raise ConfigError(f"cm21.tasks_fixed.f_esc = {cfg['tasks_fixed']['f_esc']} is not one of cm21.f_esc "
@@ -97,7 +100,7 @@ def check_test_source(cfg: dict) -> None:
 
 def check_grid(cfg: dict, dim: int) -> None:
     """The networks and patches fit slices of ``dim`` cells."""
-    methods = cfg["methods"]
+    methods = cfg["methods"] + (["physics", *cfg["telescope"]["networks"]] if cfg["telescope"]["noise_mk"] else [])
     key = "cm21.simulate.dim" if cfg["source"] != "directory" else f"the boxes in cm21.directory ({cfg['directory']})"
     if "ae_cnn" in methods and (dim % 8 or dim < 80):
         raise ConfigError(f"{key}: {dim} cells per side; the autoencoder needs slices of a multiple of 8 cells and its "

@@ -213,6 +213,41 @@ def plot_cross_source(metrics: dict):
     return fig
 
 
+def plot_telescope(doc: dict):
+    """Accuracy (or zeta RMSE) of each method against the thermal-noise rms, per slice (solid) and per
+    box (dashed), with the chance level; a second axis gives the noise in units of the signal's rms.
+
+    ``doc``: :func:`cosmodl.cm21.telescope.telescope_curve`.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    noise = np.array([level["noise_mk"] for level in doc["levels"]])
+    metric = doc["metric"]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    names = list(doc["levels"][0]["methods"]) if doc["levels"] else []
+    for i, name in enumerate(names):
+        colour = colours[i % len(colours)]
+        for key, style, suffix in ((metric, "-o", "per slice"), ("per_box", "--s", "per box")):
+            values = [level["methods"][name][key] for level in doc["levels"]]
+            ax.plot(noise, values, style, color=colour, ms=4, lw=1.4 if key == metric else 1.0,
+                    label=f"{METHOD_NAME.get(name, name)}, {suffix}")
+    if doc["chance"] is not None:
+        ax.axhline(doc["chance"], color="k", ls=":", lw=1,
+                   label="chance" if metric == "accuracy" else "always the training mean")
+    ax.set_xlabel("thermal noise rms per cell (mK)")
+    ax.set_ylabel("test accuracy" if metric == "accuracy" else "test RMSE of ζ")
+    if metric == "accuracy":
+        ax.set_ylim(0, 1.02)
+    signal = doc["signal_rms_mk"]
+    top = ax.secondary_xaxis("top", functions=(lambda x: x / signal, lambda r: r * signal))
+    top.set_xlabel(f"noise / signal rms ({signal:.1f} mK, fluctuations of the true slices)")
+    beam = f"{doc['beam_arcmin']:g}′ Gaussian beam" if doc["beam_arcmin"] else "no beam"
+    mean = "mean removed" if doc["remove_mean"] else "mean kept"
+    ax.set_title(f"{TASK_NAME.get(doc['task'], doc['task'])}: trained and tested on observed slices\n"
+                 f"({beam}, {mean}, noise as the level shown)", fontsize=10)
+    ax.legend(fontsize=7)
+    return fig
+
+
 def plot_accuracy_curves(runs: dict, classes: dict):
     """Validation accuracy per epoch of every network, one panel per classification task.
 
