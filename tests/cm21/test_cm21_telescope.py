@@ -11,7 +11,7 @@ from cosmodl.cosmology import planck18
 from cosmodl.errors import ConfigError
 from cosmodl.splits import split_record
 
-TEL = {"beam_arcmin": None, "remove_mean": False}
+TEL = {"beam_mpc": None, "beam_arcmin": None, "remove_mean": False}
 
 
 def test_the_beam_is_scipy_s_periodic_gaussian_filter():
@@ -47,6 +47,17 @@ def test_noise_has_the_rms_asked_for_and_the_beam_s_correlation():
         assert out.std() == pytest.approx(3.0, rel=0.03)
         corr = np.mean(out * np.roll(out, 1, axis=2)) / out.var()
         assert corr == pytest.approx(lag1, abs=0.03)
+
+
+def test_a_comoving_beam_is_the_same_at_every_redshift_and_an_angle_widens_with_z():
+    field = np.zeros((2, 32, 32))
+    field[:, 16, 16] = 1.0  # a point source: the observed map is the beam
+    z, rows = np.array([6.0, 12.0]), np.arange(2)
+    fixed = observe(field, z, rows, 1.5, 0.0, {**TEL, "beam_mpc": 6.0}, planck18(), 0)
+    np.testing.assert_allclose(fixed[0], fixed[1], atol=1e-7)
+    np.testing.assert_allclose(fixed[0], smooth(field[:1], 6.0 / 1.5 / (2 * np.sqrt(2 * np.log(2))))[0], atol=1e-7)
+    angle = observe(field, z, rows, 1.5, 0.0, {**TEL, "beam_arcmin": 2.0}, planck18(), 0)
+    assert angle[0].max() > 1.1 * angle[1].max()  # wider at z 12: a lower peak
 
 
 def test_observing_removes_the_mean_and_keeps_the_signal_without_noise_or_beam():
@@ -87,7 +98,7 @@ def test_the_observed_stack_is_written_in_chunks_as_one_call_would_make_it(tmp_p
     import cosmodl.cm21.telescope as telescope
     from cosmodl.config import load_schema, validate_config
 
-    cfg = validate_config({"cm21": {"telescope": {"noise_mk": [2.0], "beam_arcmin": 3.0}}}, load_schema())["cm21"]
+    cfg = validate_config({"cm21": {"telescope": {"noise_mk": [2.0], "beam_mpc": 5.0}}}, load_schema())["cm21"]
     slices, table, paths = _stack(tmp_path)
     monkeypatch.setattr(telescope, "CHUNK", 7)
     make_observed(cfg, 2.0, paths["slices"], paths["table"], paths["split"], tmp_path / "observed.npy")
@@ -104,7 +115,7 @@ def test_the_curve_lists_each_level_s_scores_and_the_signal_rms(tmp_path):
                                                              "per_box": {"accuracy": acc + 0.05}}}}
         evaluations[noise] = tmp_path / f"{noise}.json"
         evaluations[noise].write_text(json.dumps(doc))
-    cfg = {"telescope": {"task": "z_all", "beam_arcmin": None, "remove_mean": True}}
+    cfg = {"telescope": {"task": "z_all", "beam_mpc": None, "beam_arcmin": None, "remove_mean": True}}
     out = telescope_curve(cfg, evaluations, paths["slices"], tmp_path / "telescope.json")
     assert [lv["noise_mk"] for lv in out["levels"]] == [0.0, 5.0] and out["chance"] == 0.5
     assert out["levels"][1]["methods"]["cnn"] == {"accuracy": 0.6, "per_box": pytest.approx(0.65)}
@@ -115,6 +126,8 @@ def test_the_curve_lists_each_level_s_scores_and_the_signal_rms(tmp_path):
 @pytest.mark.parametrize("telescope, match", [
     ({"noise_mk": [1.0], "task": "z_fixed_fesc"}, "tasks_fixed.f_esc = 0.5 is not one of cm21.f_esc"),
     ({"noise_mk": [1.0], "networks": ["cnn"]}, "the CNN on raw slices needs at least 22"),
+    ({"noise_mk": [1.0], "beam_arcmin": 5.0}, "beam_arcmin = 5.0 with the redshift task z_all: a fixed angle"),
+    ({"noise_mk": [1.0], "beam_arcmin": 5.0, "beam_mpc": 10.0}, "both given; give the beam once"),
 ])
 def test_telescope_settings_that_cannot_work_are_one_clear_error(telescope, match):
     from cosmodl.cm21.checks import check_config

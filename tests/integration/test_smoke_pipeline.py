@@ -155,7 +155,7 @@ def test_smoke_generates_slices_trains_and_evaluates_the_cm21_stage(repo_root, s
         assert all(f[name].shape[0] == 2 * 3 * 16 for name in families)
     # the telescope curve: one noise level, the CNN and the physics baseline trained on observed slices
     curve = json.loads((cm / "telescope.json").read_text())
-    assert [level["noise_mk"] for level in curve["levels"]] == [2.0] and curve["beam_arcmin"] == 4.0
+    assert [level["noise_mk"] for level in curve["levels"]] == [2.0] and curve["beam_mpc"] == 6.0
     assert set(curve["levels"][0]["methods"]) == {"physics_logistic", "physics_boosting", "cnn"}
     observed = np.load(cm / "telescope/noise2/slices.npy", mmap_mode="r")
     assert observed.shape == (2 * 3 * 16, 80, 80) and np.abs(observed.mean(axis=(1, 2))).max() < 1e-3

@@ -44,6 +44,7 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"cm21.tasks_fixed.z = {cfg['tasks_fixed']['z']} is not one of cm21.redshifts "
                           f"{cfg['redshifts']} (task fesc_fixed_z)")
     check_test_source(cfg)
+    check_telescope(cfg)
     if cfg["source"] == "directory":
         check_directory(cfg)
         dim, cell = source_grid(cfg)
@@ -58,6 +59,24 @@ def check_config(config: dict) -> None:
                           f"a third of the box (box_len = {cfg['simulate']['box_len']})")
     check_grid(cfg, cfg["simulate"]["dim"])
     check_planned_split(cfg, cfg["simulate"]["dim"], cfg["simulate"]["box_len"] / cfg["simulate"]["dim"], used)
+
+
+def check_telescope(cfg: dict) -> None:
+    """``cm21.telescope``: one beam, and no beam given as an angle for a redshift task.
+
+    An angle's comoving width grows with z (D_c(z) x angle), so the smoothing scale of every
+    observed slice tells its redshift, whatever the signal: on the medium config a 5-arcmin beam let
+    the statistics name the redshift of every test slice at a noise 2.7 times the signal's rms.
+    """
+    tel = cfg["telescope"]
+    if tel["beam_mpc"] and tel["beam_arcmin"]:
+        raise ConfigError(f"cm21.telescope: beam_mpc = {tel['beam_mpc']} and beam_arcmin = {tel['beam_arcmin']} "
+                          "both given; give the beam once")
+    if tel["noise_mk"] and tel["beam_arcmin"] and tel["task"] in ("z_fixed_fesc", "z_all"):
+        raise ConfigError(f"cm21.telescope.beam_arcmin = {tel['beam_arcmin']} with the redshift task "
+                          f"{tel['task']}: a fixed angle is a comoving width that grows with z, so the smoothing "
+                          "scale alone tells the redshift; give the beam as beam_mpc (the same comoving FWHM at "
+                          "every z)")
 
 
 def check_test_source(cfg: dict) -> None:

@@ -240,7 +240,8 @@ def plot_telescope(doc: dict):
     signal = doc["signal_rms_mk"]
     top = ax.secondary_xaxis("top", functions=(lambda x: x / signal, lambda r: r * signal))
     top.set_xlabel(f"noise / signal rms ({signal:.1f} mK, fluctuations of the true slices)")
-    beam = f"{doc['beam_arcmin']:g}′ Gaussian beam" if doc["beam_arcmin"] else "no beam"
+    beam = (f"{doc['beam_mpc']:g} Mpc (comoving FWHM) Gaussian beam" if doc.get("beam_mpc")
+            else f"{doc['beam_arcmin']:g}′ Gaussian beam" if doc["beam_arcmin"] else "no beam")
     mean = "mean removed" if doc["remove_mean"] else "mean kept"
     ax.set_title(f"{TASK_NAME.get(doc['task'], doc['task'])}: trained and tested on observed slices\n"
                  f"({beam}, {mean}, noise as the level shown)", fontsize=10)
