@@ -323,7 +323,7 @@ rule cm21_telescope_train:
         mem_mb=mem_mb("cm21", "train"),
         runtime=720,
     params:
-        cm21=section("cm21", "cm21_train"),
+        cm21=section("cm21", "cm21_telescope_train"),
         workdir="results/cm21/checkpoints/telescope/{level}/{task}_{network}",
     script:
         "../../scripts/cm21_train.py"
@@ -351,10 +351,8 @@ rule cm21_telescope_evaluate:
         mem_mb=mem_mb("cm21", "evaluate"),
         runtime=60,
     params:
-        cm21={
-            **section("cm21", "cm21_evaluate"),
-            "methods": ["physics", *CM21["telescope"]["networks"]],
-        },
+        cm21=section("cm21", "cm21_telescope_evaluate"),
+        methods=["physics", *CM21["telescope"]["networks"]],
         networks=CM21["telescope"]["networks"],
         test_source=None,
     script:

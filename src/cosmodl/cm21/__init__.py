@@ -46,3 +46,6 @@ READS = {
     "cm21_evaluate": ("seed", "slices", "tasks_fixed", "methods", "baselines", "model"),
     "cm21_figures": ("redshifts", "f_esc", "zeta_per_fesc", "slices", "figures", "tasks_fixed"),
 }
+# the telescope curve's networks and evaluations read what the main ones read
+READS["cm21_telescope_train"] = READS["cm21_train"]
+READS["cm21_telescope_evaluate"] = READS["cm21_evaluate"]
