@@ -17,7 +17,8 @@ import numpy as np
 from .features import power_spectrum_2d
 
 
-def physics_ablation(kind: str, seed: int, train: dict, test: dict, y_train: np.ndarray, y_test: np.ndarray) -> dict:
+def physics_ablation(kind: str, seed: int, train: dict, test: dict, y_train: np.ndarray, y_test: np.ndarray,
+                     all_score: float | None = None) -> dict:
     """Which feature family carries the physics baseline: gradient boosting on each family alone and
     on all the others, scored on the test set.
 
@@ -29,6 +30,9 @@ def physics_ablation(kind: str, seed: int, train: dict, test: dict, y_train: np.
         family -> (N, d) features of the training and test slices (:func:`cosmodl.cm21.features.slice_features`).
     y_train, y_test : ndarray
         Class indices, or zeta.
+    all_score : float, optional
+        The score on every family, when the caller has already fitted that model (the physics
+        baseline's boosting: the same estimator, seed and columns); fitted here otherwise.
 
     Returns
     -------
@@ -45,7 +49,8 @@ def physics_ablation(kind: str, seed: int, train: dict, test: dict, y_train: np.
         return float(np.sqrt(np.mean((predicted - y_test) ** 2)))
 
     families = list(train)
-    return {"metric": "accuracy" if kind == "classification" else "rmse", "all": score(families),
+    return {"metric": "accuracy" if kind == "classification" else "rmse",
+            "all": score(families) if all_score is None else all_score,
             "alone": {f: score([f]) for f in families},
             "without": {f: score([g for g in families if g != f]) for f in families if len(families) > 1}}
 

@@ -13,6 +13,7 @@ from ..splits import TRAIN, check_fractions
 from ..training.config import check_train_overrides, train_settings
 from .boxes import density_name
 from .data import realization_name, slice_positions
+from .features import check_scattering_scale
 
 NETWORKS = ("autoencoder", "fc", "ae_cnn", "cnn", "resnet")
 
@@ -132,10 +133,8 @@ def check_grid(cfg: dict, dim: int) -> None:
         kept = (dim // cfg["slices"]["patch"] * cfg["slices"]["patch"]) ** 2 / dim**2
         raise ConfigError(f"cm21.slices.patch = {cfg['slices']['patch']} does not divide the {dim}-cell slices: the "
                           f"fully connected network's patches would leave out {1 - kept:.0%} of every slice")
-    j_scales = cfg["baselines"]["scattering"]["J"]
-    if "physics" in methods and "scattering" in cfg["baselines"]["families"] and 2**j_scales > dim:
-        raise ConfigError(f"cm21.baselines.scattering.J = {j_scales}: the largest wavelet (2^J = {2**j_scales} cells) "
-                          f"is wider than the {dim}-cell slices")
+    if "physics" in methods and "scattering" in cfg["baselines"]["families"]:
+        check_scattering_scale(cfg["baselines"]["scattering"]["J"], dim)
     slice_positions(dim, cfg["slices"]["per_box"])
     if cfg["source"] == "simulate" and cfg["simulate"]["r_max"] < 0.620350491 * cfg["simulate"]["box_len"] / dim:
         raise ConfigError(f"cm21.simulate.r_max = {cfg['simulate']['r_max']} Mpc is below the cell scale")

@@ -93,7 +93,7 @@ def fit_methods(cfg: dict, info: dict, data: SliceSet, records: dict, threads: i
     methods = {}
     if "physics" in cfg["methods"]:
         families = base["families"]
-        f_train = data.take(train).stacked(families)
+        f_train = data.stacked(families, train)
         for name, model in physics_models(info["kind"], cfg["seed"]).items():
             model.fit(f_train, train_truth)
             scores = ((lambda s, m=model: _full_proba(m, s.stacked(families), n_classes)) if classification
@@ -225,8 +225,9 @@ def cross_source_scores(cfg: dict, task: str, info: dict, methods: dict, in_sour
     out = {"source": source, "n": int(len(keep)), "n_out_of_class": int((~inside).sum()), "methods": {}}
     if not len(keep):
         return out
+    task_set = other.take(keep)
     for name, method in methods.items():
-        scores = np.asarray(method.scores(other.take(keep)))
+        scores = np.asarray(method.scores(task_set))
         per = len(scores) // len(keep)
         answer = answers(info, scores)
         unit_truth, unit_inside = np.repeat(truth, per), np.repeat(inside, per)
@@ -285,8 +286,9 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
     data = SliceSet(slices, _features(cfg, features_path, slices, cell_mpc, threads))
     fitted = fit_methods(cfg, info, data, records, threads)
     methods, predictions = {}, {}
+    test_set = data.take(rows["test"])
     for name, method in fitted.items():
-        scores = np.asarray(method.scores(data.take(rows["test"])))
+        scores = np.asarray(method.scores(test_set))
         per = len(scores) // max(len(truth), 1)
         predictions[name] = answers(info, scores)
         unit_truth = np.repeat(truth, per)
@@ -299,8 +301,10 @@ def evaluate_task(cfg: dict, task: str, slices_path, table_path, split_path, rec
                   "n": {k: int(len(v)) for k, v in rows.items()}, "methods": methods,
                   "published": PUBLISHED.get(task, {})}
     if "physics" in cfg["methods"]:
-        evaluation["physics_ablation"] = physics_ablation(info["kind"], cfg["seed"], data.take(rows["train"]).features,
-                                                          data.take(rows["test"]).features, train_truth, truth)
+        metric = "accuracy" if info["kind"] == "classification" else "rmse"
+        evaluation["physics_ablation"] = physics_ablation(  # its "all" is the physics_boosting fitted above
+            info["kind"], cfg["seed"], data.features_of(rows["train"]), test_set.features, train_truth, truth,
+            all_score=methods["physics_boosting"][metric])
     if task.startswith("fesc_"):
         keep = np.flatnonzero(task_mask(table, task, cfg["tasks_fixed"]["f_esc"], cfg["tasks_fixed"]["z"]))
         evaluation["fesc_power"] = fesc_power_signal(slices[keep], table.iloc[keep], cell_mpc,

@@ -168,6 +168,13 @@ def bubbles(slices: np.ndarray, cell_mpc: float, rays: int, n_bins: int, seed: i
     return out
 
 
+def check_scattering_scale(j_scales: int, side_cells: int) -> None:
+    """Raise ConfigError when kymatio's largest wavelet (2^J cells) is wider than the slices."""
+    if 2**j_scales > side_cells:
+        raise ConfigError(f"cm21.baselines.scattering.J = {j_scales}: the largest wavelet (2^J = {2**j_scales} "
+                          f"cells) is wider than the {side_cells}-cell slices")
+
+
 def scattering(slices: np.ndarray, j_scales: int, orientations: int, threads: int | None = None) -> np.ndarray:
     """2-D wavelet scattering coefficients (kymatio), averaged over positions and orientations.
 
@@ -188,9 +195,7 @@ def scattering(slices: np.ndarray, j_scales: int, orientations: int, threads: in
     from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
 
     side = slices.shape[1]
-    if side < 2**j_scales:
-        raise ConfigError(f"cm21.baselines.scattering.J = {j_scales}: the largest wavelet (2^J = {2**j_scales} "
-                          f"cells) is wider than the slices ({side} cells)")
+    check_scattering_scale(j_scales, side)
     if threads:
         torch.set_num_threads(threads)
     transform = ScatteringTorch2D(J=j_scales, shape=(side, side), L=orientations, out_type="list")
@@ -272,11 +277,15 @@ class SliceSet:
 
     def take(self, rows) -> SliceSet:
         """The rows ``rows`` of the set."""
-        return SliceSet(self.slices[rows], {k: v[rows] for k, v in self.features.items()})
+        return SliceSet(self.slices[rows], self.features_of(rows))
 
-    def stacked(self, families) -> np.ndarray:
-        """(N, sum of d) the families side by side, in the order given."""
-        return np.column_stack([self.features[f] for f in families])
+    def features_of(self, rows) -> dict:
+        """family -> the features of the rows ``rows`` (the slices are not copied)."""
+        return {k: v[rows] for k, v in self.features.items()}
+
+    def stacked(self, families, rows=slice(None)) -> np.ndarray:
+        """(N, sum of d) the families side by side, in the order given; of the rows ``rows`` (all by default)."""
+        return np.column_stack([self.features[f][rows] for f in families])
 
 
 def write_features(features: dict, cfg: dict, side_cells: int, cell_mpc: float, out_path) -> None:

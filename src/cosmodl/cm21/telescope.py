@@ -128,12 +128,12 @@ def make_observed(cfg: dict, noise_mk: float, slices_path, table_path, split_pat
     slices = load_array(slices_path, "cm21_slices")  # a memory map, observed in chunks of CHUNK slices
     z = pd.read_csv(table_path)["z"].to_numpy(float)
     _, cell = grid_of(split_path)
+    cosmo = cosmology_of(cfg)
     with atomic_output(out_path) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=slices.shape)
         for start in range(0, len(slices), CHUNK):
             rows = np.arange(start, min(start + CHUNK, len(slices)))
-            out[rows] = observe(slices[rows], z[rows], rows, cell, noise_mk, cfg["telescope"], cosmology_of(cfg),
-                                cfg["seed"])
+            out[rows] = observe(slices[rows], z[rows], rows, cell, noise_mk, cfg["telescope"], cosmo, cfg["seed"])
         out.flush()
         del out
     tel = cfg["telescope"]
